@@ -1,0 +1,148 @@
+use super::*;
+use crate::Verdict;
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+use task_core::{TaskOutcome, TaskStoreExt};
+
+/// Eight workers each run 25 tasks through create, progress and completion at once; every
+/// task ends with its own result and the listing shows each exactly once.
+pub async fn concurrent_workers(factory: &dyn StoreFactory) -> CaseResult {
+    let store = default_store(factory).await;
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            for n in 0..25 {
+                let task = store
+                    .create(NewTask::new().owned_by(format!("w{worker}")))
+                    .await?;
+                for step in 0..3 {
+                    store
+                        .set_message(&Scope::All, &task.task_id, &format!("step {step}"))
+                        .await?;
+                }
+                let result = obj(json!({ "worker": worker, "n": n }));
+                store
+                    .complete(&Scope::All, &task.task_id, result.clone())
+                    .await?;
+                done.push((task.task_id, result));
+            }
+            Ok::<_, TaskError>(done)
+        }));
+    }
+    let mut expected = HashMap::new();
+    for worker in workers {
+        expected.extend(step!(step!(worker.await)));
+    }
+    ensure_eq!(expected.len(), 200, "tasks created");
+    let listed = step!(list_all(store.as_ref(), &Scope::All, Some(13)).await);
+    ensure_eq!(listed.len(), 200, "tasks listed");
+    for task in listed {
+        ensure_eq!(task.status, TaskStatus::Completed, "{}", task.task_id);
+        let outcome = step!(store.get_result(&Scope::All, &task.task_id).await);
+        let Some(result) = expected.remove(&task.task_id) else {
+            return Err(fail!("{} listed twice or never created", task.task_id));
+        };
+        ensure_eq!(
+            outcome,
+            Some(TaskOutcome::Result(result)),
+            "{}'s result",
+            task.task_id
+        );
+    }
+    Ok(Verdict::Passed)
+}
+
+/// Ten writers change one task's message 20 times each; every change is applied and
+/// `lastUpdatedAt` never repeats.
+pub async fn concurrent_message_updates(factory: &dyn StoreFactory) -> CaseResult {
+    let store = default_store(factory).await;
+    let task = step!(store.create(NewTask::new()).await);
+    let mut writers = Vec::new();
+    for writer in 0..10 {
+        let (store, id) = (store.clone(), task.task_id.clone());
+        writers.push(tokio::spawn(async move {
+            let mut stamps = Vec::new();
+            for n in 0..20 {
+                let changed = store
+                    .set_message(&Scope::All, &id, &format!("{writer}/{n}"))
+                    .await?;
+                stamps.push(changed.last_updated_at);
+            }
+            Ok::<_, TaskError>(stamps)
+        }));
+    }
+    let mut stamps = Vec::new();
+    for writer in writers {
+        stamps.extend(step!(step!(writer.await)));
+    }
+    let total = stamps.len();
+    stamps.sort();
+    stamps.dedup();
+    ensure_eq!(
+        stamps.len(),
+        total,
+        "every change has its own lastUpdatedAt"
+    );
+    let last = step!(store.get(&Scope::All, &task.task_id).await);
+    ensure_eq!(
+        Some(&last.last_updated_at),
+        stamps.last(),
+        "the last change is the stored one"
+    );
+    Ok(Verdict::Passed)
+}
+
+/// recover_stuck fails non-terminal tasks idle for longer than the given age, and only them.
+pub async fn recover_stuck(factory: &dyn StoreFactory) -> CaseResult {
+    let store = default_store(factory).await;
+    let stuck = [
+        step!(task_in(store.as_ref(), TaskStatus::Working).await),
+        step!(task_in(store.as_ref(), TaskStatus::InputRequired).await),
+    ];
+    let done = step!(task_in(store.as_ref(), TaskStatus::Completed).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = step!(store.create(NewTask::new()).await);
+    let recovered = step!(
+        store
+            .recover_stuck(Duration::from_millis(200), "worker lost")
+            .await
+    );
+    ensure_eq!(recovered, 2, "recovered tasks");
+    for task in &stuck {
+        let record = step!(store.get_record(&Scope::All, &task.task_id).await);
+        ensure_eq!(record.task.status, TaskStatus::Failed, "a stuck task");
+        ensure_eq!(
+            record.task.status_message.as_deref(),
+            Some("worker lost"),
+            "message"
+        );
+        ensure_eq!(
+            record.outcome,
+            TaskChange::fail("worker lost").outcome,
+            "outcome"
+        );
+    }
+    ensure_eq!(
+        step!(store.get(&Scope::All, &done.task_id).await).status,
+        TaskStatus::Completed,
+        "done"
+    );
+    ensure_eq!(
+        step!(store.get(&Scope::All, &fresh.task_id).await).status,
+        TaskStatus::Working,
+        "fresh"
+    );
+    ensure_eq!(
+        step!(
+            store
+                .recover_stuck(Duration::from_millis(200), "again")
+                .await
+        ),
+        0,
+        "second run"
+    );
+    Ok(Verdict::Passed)
+}

@@ -1,0 +1,155 @@
+//! The cases, grouped by topic, and the table that names them.
+
+use crate::{BoxFuture, CaseResult, StoreFactory};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use task_core::{
+    NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskStatus, TaskStore,
+};
+
+mod cancellation;
+mod concurrency;
+mod ids;
+mod lifecycle;
+mod limits;
+mod listing;
+mod outcomes;
+mod owners;
+mod transitions;
+mod ttl;
+mod waiting;
+
+/// One named case of the suite.
+pub struct Case {
+    /// The case's name, which is also its test's name.
+    pub name: &'static str,
+    /// Runs the case against stores made by the factory.
+    pub run: for<'a> fn(&'a dyn StoreFactory) -> BoxFuture<'a, CaseResult>,
+}
+
+macro_rules! table {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        /// Every case, in the order [`crate::conformance_suite!`] lists them.
+        pub static CASES: &[Case] = &[
+            $(Case { name: stringify!($name), run: |factory| Box::pin($module::$name(factory)) }),*
+        ];
+    };
+}
+
+table![
+    lifecycle::lifecycle,
+    lifecycle::record_round_trip,
+    lifecycle::delete,
+    transitions::transitions_allowed,
+    transitions::transitions_forbidden,
+    transitions::outcome_must_match_status,
+    transitions::message_update_keeps_status,
+    transitions::last_updated_strictly_increases,
+    cancellation::cancel_working,
+    cancellation::cancel_input_required,
+    cancellation::cancel_terminal_rejected,
+    cancellation::cancel_complete_race,
+    cancellation::terminal_race,
+    cancellation::cancel_is_sticky,
+    outcomes::outcome_round_trip,
+    outcomes::error_result_can_fail,
+    outcomes::payload_limit,
+    waiting::wait_many_waiters,
+    waiting::wait_lost_wakeup,
+    waiting::wait_lost_wakeup_concurrent,
+    waiting::wait_already_terminal,
+    waiting::wait_timeout,
+    waiting::wait_sees_message_change,
+    waiting::wait_missing_or_deleted,
+    listing::list_order,
+    listing::list_paging_1000,
+    listing::list_cursor_after_delete,
+    listing::list_garbage_cursor,
+    listing::list_page_size,
+    ttl::ttl_expiry,
+    ttl::ttl_counts_from_creation,
+    ttl::ttl_null,
+    ttl::ttl_clamp,
+    ttl::ttl_default,
+    ttl::purge_expired,
+    ttl::wait_ends_at_expiry,
+    owners::owner_isolation,
+    owners::unbound_tasks_fail_closed,
+    owners::cursor_owner_binding,
+    limits::limit_per_owner,
+    limits::limit_total,
+    limits::limits_ignore_expired,
+    ids::id_validation,
+    ids::odd_ids_verbatim,
+    ids::duplicate_id,
+    ids::duplicate_id_race,
+    ids::generated_ids_unique,
+    concurrency::concurrent_workers,
+    concurrency::concurrent_message_updates,
+    concurrency::recover_stuck,
+];
+
+/// A JSON object from a `json!` literal.
+fn obj(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => Map::from_iter([("value".to_owned(), other)]),
+    }
+}
+
+async fn open_store(factory: &dyn StoreFactory, config: StoreConfig) -> Arc<dyn TaskStore> {
+    factory.make(config).await
+}
+
+async fn default_store(factory: &dyn StoreFactory) -> Arc<dyn TaskStore> {
+    open_store(factory, StoreConfig::default()).await
+}
+
+/// The change that moves a task into `status`, with an outcome where one is needed.
+fn change_to(status: TaskStatus, tag: &str) -> TaskChange {
+    match status {
+        TaskStatus::Working | TaskStatus::InputRequired => {
+            TaskChange::status(status, Some(format!("{status} {tag}")))
+        }
+        TaskStatus::Completed => TaskChange::complete(obj(serde_json::json!({ "tag": tag }))),
+        TaskStatus::Failed => TaskChange::fail(format!("failed {tag}")),
+        TaskStatus::Cancelled => TaskChange::cancel(),
+    }
+}
+
+/// A fresh task brought to `status`.
+async fn task_in(store: &dyn TaskStore, status: TaskStatus) -> Result<Task, TaskError> {
+    let task = store.create(NewTask::new()).await?;
+    if status == TaskStatus::Working {
+        return Ok(task);
+    }
+    store
+        .update(&Scope::All, &task.task_id, change_to(status, "setup"))
+        .await
+}
+
+/// Every task visible to `scope`, page by page.
+async fn list_all(
+    store: &dyn TaskStore,
+    scope: &Scope,
+    limit: Option<usize>,
+) -> Result<Vec<Task>, TaskError> {
+    let mut tasks = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list(
+                scope,
+                PageRequest {
+                    cursor: cursor.take(),
+                    limit,
+                },
+            )
+            .await?;
+        tasks.extend(page.tasks);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(tasks),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The suite has teeth: deliberately broken stores fail the cases that guard against their
+//! flaws, and a store that declares a missing feature gets those cases skipped by name.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use conformance_tests::{CaseResult, StoreFactory, Verdict, run_all, run_case};
+use std::sync::Arc;
+use std::time::Duration;
+use task_core::{
+    Capabilities, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
+    TaskOutcome, TaskPage, TaskRecord, TaskStore,
+};
+use task_store_memory::MemoryTaskStore;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Flaw {
+    /// Reports success for changes to terminal tasks (and returns the changed task).
+    TerminalChanges,
+    /// `wait_for_update` returns at once, whether or not anything changed.
+    WaitReturnsAtOnce,
+    /// Scoped reads ignore the owner.
+    IgnoresOwner,
+    /// Drops the ttl, so tasks never expire.
+    DropsTtl,
+    /// Correct, but declares no ttl and no limits.
+    DeclaresNothing,
+}
+
+#[derive(Debug)]
+struct Broken {
+    inner: MemoryTaskStore,
+    flaw: Flaw,
+}
+
+#[async_trait]
+impl TaskStore for Broken {
+    fn config(&self) -> &StoreConfig {
+        self.inner.config()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        match self.flaw {
+            Flaw::DeclaresNothing => Capabilities::ALL.with_ttl(false).with_limits(false),
+            _ => Capabilities::ALL,
+        }
+    }
+
+    async fn create(&self, mut new: NewTask) -> Result<Task, TaskError> {
+        if self.flaw == Flaw::DropsTtl {
+            new.ttl = None;
+        }
+        self.inner.create(new).await
+    }
+
+    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        let scope = if self.flaw == Flaw::IgnoresOwner {
+            &Scope::All
+        } else {
+            scope
+        };
+        self.inner.get(scope, task_id).await
+    }
+
+    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        self.inner.get_record(scope, task_id).await
+    }
+
+    async fn get_result(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<Option<TaskOutcome>, TaskError> {
+        self.inner.get_result(scope, task_id).await
+    }
+
+    async fn update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: TaskChange,
+    ) -> Result<Task, TaskError> {
+        match self.inner.update(scope, task_id, change.clone()).await {
+            Err(TaskError::InvalidTransition { .. }) if self.flaw == Flaw::TerminalChanges => {
+                let mut task = self.inner.get(scope, task_id).await?;
+                task.status = change.target(task.status);
+                Ok(task)
+            }
+            other => other,
+        }
+    }
+
+    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
+        self.inner.list(scope, page).await
+    }
+
+    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
+        self.inner.delete(scope, task_id).await
+    }
+
+    async fn wait_for_update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        seen: DateTime<Utc>,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError> {
+        if self.flaw == Flaw::WaitReturnsAtOnce {
+            return self.inner.get(scope, task_id).await;
+        }
+        self.inner
+            .wait_for_update(scope, task_id, seen, timeout)
+            .await
+    }
+
+    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
+        self.inner.notify_update(task_id).await
+    }
+
+    async fn purge_expired(&self) -> Result<u64, TaskError> {
+        self.inner.purge_expired().await
+    }
+
+    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
+        self.inner.recover_stuck(older_than, message).await
+    }
+}
+
+fn factory(flaw: Flaw) -> impl StoreFactory {
+    move |config: StoreConfig| async move {
+        Arc::new(Broken {
+            inner: MemoryTaskStore::new(config),
+            flaw,
+        }) as Arc<dyn TaskStore>
+    }
+}
+
+async fn verdict(flaw: Flaw, case: &str) -> CaseResult {
+    run_case(case, &factory(flaw)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_changes_terminal_tasks_is_caught() {
+    for case in [
+        "transitions_forbidden",
+        "cancel_terminal_rejected",
+        "cancel_complete_race",
+        "terminal_race",
+        "cancel_is_sticky",
+    ] {
+        let result = verdict(Flaw::TerminalChanges, case).await;
+        assert!(
+            result.is_err(),
+            "{case} let a terminal task change: {result:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wait_that_does_not_wait_is_caught() {
+    let result = verdict(Flaw::WaitReturnsAtOnce, "wait_many_waiters").await;
+    assert!(result.is_err(), "{result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_ignores_owners_is_caught() {
+    for case in ["owner_isolation", "unbound_tasks_fail_closed"] {
+        let result = verdict(Flaw::IgnoresOwner, case).await;
+        assert!(result.is_err(), "{case}: {result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_never_expires_is_caught() {
+    for case in ["ttl_expiry", "ttl_clamp", "ttl_counts_from_creation"] {
+        let result = verdict(Flaw::DropsTtl, case).await;
+        assert!(result.is_err(), "{case}: {result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn undeclared_features_are_skipped_by_name() {
+    let results = run_all(&factory(Flaw::DeclaresNothing)).await;
+    let skipped: Vec<&str> = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(Verdict::Skipped(_))))
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "ttl_expiry",
+            "ttl_counts_from_creation",
+            "purge_expired",
+            "wait_ends_at_expiry",
+            "limit_per_owner",
+            "limit_total",
+            "limits_ignore_expired"
+        ]
+    );
+    let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_case_name_fails() {
+    let result = run_case("no_such_case", &factory(Flaw::DeclaresNothing)).await;
+    assert!(result.is_err());
+}

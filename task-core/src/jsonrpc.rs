@@ -1,0 +1,136 @@
+//! JSON-RPC error objects and the one mapping from [`TaskError`] to them.
+
+use crate::error::TaskError;
+use crate::wire::TaskStatus;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Invalid JSON was received.
+pub const PARSE_ERROR: i64 = -32700;
+/// The JSON sent is not a valid request object.
+pub const INVALID_REQUEST: i64 = -32600;
+/// The method does not exist or is not available.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// Invalid method parameters.
+pub const INVALID_PARAMS: i64 = -32602;
+/// Internal error.
+pub const INTERNAL_ERROR: i64 = -32603;
+
+/// A JSON-RPC error object `{code, message, data?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorData {
+    /// The error code.
+    pub code: i64,
+    /// A short description.
+    pub message: String,
+    /// Optional details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl ErrorData {
+    /// An error without data.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        ErrorData {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+}
+
+impl From<&TaskError> for ErrorData {
+    fn from(error: &TaskError) -> Self {
+        match error {
+            TaskError::NotFound { task_id } => {
+                ErrorData::new(INVALID_PARAMS, format!("Task not found: {task_id}"))
+            }
+            TaskError::InvalidTransition {
+                from,
+                to: TaskStatus::Cancelled,
+                ..
+            } => ErrorData::new(
+                INVALID_PARAMS,
+                format!("Cannot cancel task in terminal state '{from}'"),
+            ),
+            TaskError::InvalidTransition { .. }
+            | TaskError::AlreadyExists { .. }
+            | TaskError::InvalidInput(_) => ErrorData::new(INVALID_PARAMS, error.to_string()),
+            TaskError::InvalidCursor => ErrorData::new(INVALID_PARAMS, "Invalid cursor"),
+            TaskError::LimitExceeded { .. } => ErrorData::new(INTERNAL_ERROR, error.to_string()),
+            TaskError::Backend { retryable, .. } => ErrorData {
+                code: INTERNAL_ERROR,
+                message: "Task storage failed".into(),
+                data: Some(json!({ "retryable": retryable })),
+            },
+        }
+    }
+}
+
+impl From<TaskError> for ErrorData {
+    fn from(error: TaskError) -> Self {
+        ErrorData::from(&error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::LimitKind;
+
+    #[test]
+    fn every_variant_maps_to_its_code() {
+        let cases = [
+            (TaskError::not_found("t"), INVALID_PARAMS),
+            (
+                TaskError::AlreadyExists {
+                    task_id: "t".into(),
+                },
+                INVALID_PARAMS,
+            ),
+            (
+                TaskError::InvalidTransition {
+                    task_id: "t".into(),
+                    from: TaskStatus::Completed,
+                    to: TaskStatus::Cancelled,
+                },
+                INVALID_PARAMS,
+            ),
+            (TaskError::InvalidCursor, INVALID_PARAMS),
+            (TaskError::InvalidInput("x".into()), INVALID_PARAMS),
+            (
+                TaskError::LimitExceeded {
+                    kind: LimitKind::Total,
+                    max: 1,
+                },
+                INTERNAL_ERROR,
+            ),
+            (TaskError::backend("x", true, "down"), INTERNAL_ERROR),
+        ];
+        for (error, code) in cases {
+            assert_eq!(ErrorData::from(&error).code, code, "{error}");
+        }
+    }
+
+    #[test]
+    fn cancelling_a_terminal_task_says_so() {
+        let error = TaskError::InvalidTransition {
+            task_id: "t".into(),
+            from: TaskStatus::Failed,
+            to: TaskStatus::Cancelled,
+        };
+        assert_eq!(
+            ErrorData::from(&error).message,
+            "Cannot cancel task in terminal state 'failed'"
+        );
+    }
+
+    #[test]
+    fn backend_errors_do_not_leak_their_source() {
+        let data = ErrorData::from(&TaskError::backend("redis", true, "secret host name"));
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"code":-32603,"message":"Task storage failed","data":{"retryable":true}}"#
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! What a store keeps per task: one record from which each protocol revision's view is derived.
+
+use crate::jsonrpc::ErrorData;
+use crate::wire::Task;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// The protocol revision a task was created under.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ProtocolRevision {
+    /// Tasks in the core protocol (SEP-1686).
+    #[default]
+    #[serde(rename = "2025-11-25")]
+    V2025_11_25,
+    /// Tasks as the `io.modelcontextprotocol/tasks` extension (SEP-2663).
+    #[serde(rename = "2026-07-28")]
+    V2026_07_28,
+}
+
+impl ProtocolRevision {
+    /// The revision's date string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolRevision::V2025_11_25 => "2025-11-25",
+            ProtocolRevision::V2026_07_28 => "2026-07-28",
+        }
+    }
+
+    /// Parses a revision's date string.
+    pub fn parse(text: &str) -> Option<Self> {
+        [ProtocolRevision::V2025_11_25, ProtocolRevision::V2026_07_28]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+impl fmt::Display for ProtocolRevision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a task ended: exactly what the underlying request returned.
+///
+/// Serialised like a JSON-RPC response body: `{"result": {...}}` or `{"error": {...}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskOutcome {
+    /// The request's result object (a tool result with `isError: true` included).
+    Result(Map<String, Value>),
+    /// The request's JSON-RPC error.
+    Error(ErrorData),
+}
+
+/// The request that created a task, kept so later revisions can replay or describe it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OriginRequest {
+    /// JSON-RPC method, such as `tools/call`.
+    pub method: String,
+    /// The request's params.
+    pub params: Value,
+}
+
+/// Everything needed to create a task. Unset fields take the store's defaults.
+///
+/// ```
+/// use task_core::NewTask;
+/// let new = NewTask::new().owned_by("session-1").with_ttl(60_000);
+/// assert_eq!(new.owner.as_deref(), Some("session-1"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewTask {
+    /// A caller-chosen id; a UUID v4 is generated when `None`.
+    pub task_id: Option<String>,
+    /// The owner (session or principal) the task is bound to; `None` for an unbound task.
+    pub owner: Option<String>,
+    /// Requested ttl in ms; `None` asks for the store's default. The store clamps it.
+    pub ttl: Option<u64>,
+    /// Suggested poll interval in ms; `None` takes the store's default.
+    pub poll_interval: Option<u64>,
+    /// The initial status message.
+    pub status_message: Option<String>,
+    /// The revision the task is created under.
+    pub revision: ProtocolRevision,
+    /// The original request.
+    pub request: Option<OriginRequest>,
+}
+
+impl NewTask {
+    /// A task with every field left to the store.
+    pub fn new() -> Self {
+        NewTask::default()
+    }
+
+    /// Uses a caller-supplied id.
+    pub fn with_id(mut self, task_id: impl Into<String>) -> Self {
+        self.task_id = Some(task_id.into());
+        self
+    }
+
+    /// Binds the task to an owner.
+    pub fn owned_by(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// Requests a ttl in milliseconds.
+    pub fn with_ttl(mut self, ttl_ms: u64) -> Self {
+        self.ttl = Some(ttl_ms);
+        self
+    }
+
+    /// Sets the suggested poll interval in milliseconds.
+    pub fn with_poll_interval(mut self, poll_interval_ms: u64) -> Self {
+        self.poll_interval = Some(poll_interval_ms);
+        self
+    }
+
+    /// Sets the initial status message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.status_message = Some(message.into());
+        self
+    }
+
+    /// Records the request that created the task.
+    pub fn with_request(mut self, method: impl Into<String>, params: Value) -> Self {
+        self.request = Some(OriginRequest {
+            method: method.into(),
+            params,
+        });
+        self
+    }
+
+    /// Sets the protocol revision.
+    pub fn with_revision(mut self, revision: ProtocolRevision) -> Self {
+        self.revision = revision;
+        self
+    }
+}
+
+/// One task as the store holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRecord {
+    /// The protocol view of the task.
+    pub task: Task,
+    /// The owner it is bound to, if any.
+    pub owner: Option<String>,
+    /// The ttl the requestor asked for, before clamping.
+    pub requested_ttl: Option<u64>,
+    /// The outcome, present exactly when the status is `completed` or `failed`.
+    pub outcome: Option<TaskOutcome>,
+    /// Whether a cancel was requested (kept apart from the status for revision 2026-07-28).
+    pub cancel_requested: bool,
+    /// The revision it was created under.
+    pub revision: ProtocolRevision,
+    /// The request that created it.
+    pub request: Option<OriginRequest>,
+    /// Pending input requests by key (revision 2026-07-28).
+    pub input_requests: Map<String, Value>,
+}

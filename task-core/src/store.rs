@@ -1,0 +1,286 @@
+//! The `TaskStore` trait every backend implements, and the conveniences built on it.
+
+use crate::config::StoreConfig;
+use crate::error::TaskError;
+use crate::record::{NewTask, TaskOutcome, TaskRecord};
+use crate::status::TaskChange;
+use crate::validate;
+use crate::wire::{Task, TaskStatus};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// Who is asking. Scoped callers see only their own tasks; a task of another owner, or an
+/// unbound task, looks exactly like a missing one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Trusted access (workers, administration): every task.
+    All,
+    /// A session or principal: only tasks bound to this owner.
+    Owner(String),
+}
+
+impl Scope {
+    /// A scope for `owner`.
+    pub fn owner(owner: impl Into<String>) -> Self {
+        Scope::Owner(owner.into())
+    }
+
+    /// Whether this scope may see a task bound to `task_owner`. Fails closed: a scoped caller
+    /// never sees an unbound task.
+    pub fn permits(&self, task_owner: Option<&str>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Owner(owner) => task_owner == Some(owner.as_str()),
+        }
+    }
+
+    /// The owner this scope is limited to, if any.
+    pub fn owner_name(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Owner(owner) => Some(owner),
+        }
+    }
+
+    /// Checks the owner name, if any.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        self.owner_name().map_or(Ok(()), validate::owner)
+    }
+}
+
+/// One `list` call: where to start and how many to return.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// A cursor from a previous page; `None` starts at the oldest task.
+    pub cursor: Option<String>,
+    /// Page size; `None` takes the store's default. Clamped to the store's maximum.
+    pub limit: Option<usize>,
+}
+
+impl PageRequest {
+    /// The first page at the default size.
+    pub fn first() -> Self {
+        PageRequest::default()
+    }
+
+    /// The page after `cursor`.
+    pub fn after(cursor: Option<String>) -> Self {
+        PageRequest {
+            cursor,
+            limit: None,
+        }
+    }
+
+    /// Sets the page size.
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// One page of tasks, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskPage {
+    /// The tasks.
+    pub tasks: Vec<Task>,
+    /// Cursor of the next page; `None` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// Optional features. A store without one declares it, and the conformance suite reports the
+/// cases that need it as skipped, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Tasks expire at creation plus ttl.
+    pub ttl: bool,
+    /// `max_tasks` and `max_tasks_per_owner` are enforced.
+    pub limits: bool,
+}
+
+impl Capabilities {
+    /// Every feature.
+    pub const ALL: Capabilities = Capabilities {
+        ttl: true,
+        limits: true,
+    };
+
+    /// Declares ttl expiry supported or not.
+    pub fn with_ttl(mut self, supported: bool) -> Self {
+        self.ttl = supported;
+        self
+    }
+
+    /// Declares limits supported or not.
+    pub fn with_limits(mut self, supported: bool) -> Self {
+        self.limits = supported;
+        self
+    }
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities::ALL
+    }
+}
+
+/// Durable task state. Implementations must make every change atomic: a change is a
+/// compare-and-set against the status machine in [`crate::status`].
+///
+/// Use it as `Arc<dyn TaskStore>`; the conveniences are in [`TaskStoreExt`].
+///
+/// ```
+/// # async fn demo(store: std::sync::Arc<dyn task_core::TaskStore>) -> Result<(), task_core::TaskError> {
+/// use task_core::{NewTask, Scope, TaskStoreExt};
+/// let task = store.create(NewTask::new().owned_by("alice")).await?;
+/// let alice = Scope::owner("alice");
+/// store.set_message(&alice, &task.task_id, "half way").await?;
+/// store.complete(&alice, &task.task_id, serde_json::Map::new()).await?;
+/// assert!(store.get(&alice, &task.task_id).await?.is_terminal());
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait TaskStore: Send + Sync + Debug + 'static {
+    /// The settings the store enforces.
+    fn config(&self) -> &StoreConfig;
+
+    /// The optional features the store supports.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    /// Creates a task in `working`. A caller-supplied id that exists already gives
+    /// [`TaskError::AlreadyExists`]. The task is durable when this returns.
+    async fn create(&self, new: NewTask) -> Result<Task, TaskError>;
+
+    /// Reads a task.
+    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError>;
+
+    /// Reads a task's whole record: owner, outcome, flags and original request.
+    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError>;
+
+    /// Reads a task's outcome; `None` until it is `completed` or `failed`.
+    async fn get_result(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<Option<TaskOutcome>, TaskError>;
+
+    /// Applies one change atomically: status, message and outcome together, only if the
+    /// status machine allows it from the task's current status. Wakes the task's waiters.
+    async fn update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: TaskChange,
+    ) -> Result<Task, TaskError>;
+
+    /// Lists tasks visible to `scope`, ordered by creation time, ties broken by id.
+    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError>;
+
+    /// Deletes a task; `false` if there was none (or it is not visible to `scope`).
+    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError>;
+
+    /// Waits until the task's `lastUpdatedAt` is later than `seen`, or it is terminal, or the
+    /// timeout passes, and returns the task as it then is. A change made after the caller read
+    /// `seen` and before this call still ends the wait at once.
+    async fn wait_for_update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        seen: DateTime<Utc>,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError>;
+
+    /// Wakes every waiter of a task, in any process that shares the store.
+    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError>;
+
+    /// Deletes every expired task now; returns how many.
+    async fn purge_expired(&self) -> Result<u64, TaskError>;
+
+    /// Marks every non-terminal task not updated for `older_than` as `failed` with `message`,
+    /// for a restarted server whose workers died; returns how many.
+    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError>;
+}
+
+/// Conveniences over [`TaskStore`], for every store including `dyn TaskStore`.
+#[async_trait]
+pub trait TaskStoreExt: TaskStore {
+    /// Changes only the status message.
+    async fn set_message(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        message: &str,
+    ) -> Result<Task, TaskError> {
+        self.update(scope, task_id, TaskChange::message(message))
+            .await
+    }
+
+    /// Moves to a non-terminal status (`working` or `input_required`).
+    async fn set_status(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        status: TaskStatus,
+        message: Option<&str>,
+    ) -> Result<Task, TaskError> {
+        if status.is_terminal() {
+            return Err(TaskError::InvalidInput(format!(
+                "'{status}' is terminal: use complete, fail or cancel"
+            )));
+        }
+        let change = TaskChange::status(status, message.map(str::to_owned));
+        self.update(scope, task_id, change).await
+    }
+
+    /// Completes with a result, atomically.
+    async fn complete(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        result: Map<String, Value>,
+    ) -> Result<Task, TaskError> {
+        self.update(scope, task_id, TaskChange::complete(result))
+            .await
+    }
+
+    /// Fails with a message, atomically.
+    async fn fail(&self, scope: &Scope, task_id: &str, message: &str) -> Result<Task, TaskError> {
+        self.update(scope, task_id, TaskChange::fail(message)).await
+    }
+
+    /// Cancels a non-terminal task; a terminal one gives [`TaskError::InvalidTransition`].
+    async fn cancel(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        self.update(scope, task_id, TaskChange::cancel()).await
+    }
+
+    /// Waits until the task is terminal (or the timeout passes) and returns it.
+    async fn wait_until_terminal(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError> {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut task = self.get(scope, task_id).await?;
+        while !task.is_terminal() {
+            let remaining = match deadline {
+                Some(d) => match d.checked_duration_since(tokio::time::Instant::now()) {
+                    Some(r) if !r.is_zero() => Some(r),
+                    _ => break,
+                },
+                None => None,
+            };
+            task = self
+                .wait_for_update(scope, task_id, task.last_updated_at, remaining)
+                .await?;
+        }
+        Ok(task)
+    }
+}
+
+impl<T: TaskStore + ?Sized> TaskStoreExt for T {}
