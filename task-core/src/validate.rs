@@ -1,7 +1,10 @@
 //! Input checks shared by every backend, run before anything is written.
 
+use crate::config::StoreConfig;
 use crate::error::TaskError;
 use crate::record::TaskOutcome;
+use crate::status::TaskChange;
+use crate::store::Scope;
 use serde_json::Value;
 use std::io;
 
@@ -34,6 +37,25 @@ pub fn task_id(id: &str) -> Result<(), TaskError> {
 /// An owner is non-empty, at most [`MAX_OWNER_BYTES`] bytes, without control characters.
 pub fn owner(owner: &str) -> Result<(), TaskError> {
     check_name("owner", owner, MAX_OWNER_BYTES)
+}
+
+/// The arguments of any call on one task: the caller's owner (if scoped) and the task id.
+pub fn access(scope: &Scope, task_id: &str) -> Result<(), TaskError> {
+    scope.validate()?;
+    self::task_id(task_id)
+}
+
+/// A change is well-formed ([`TaskChange::validate`]) and its message and outcome fit the
+/// store's payload limit. Every backend runs this before touching storage.
+pub fn change(change: &TaskChange, config: &StoreConfig) -> Result<(), TaskError> {
+    change.validate()?;
+    if let Some(text) = &change.status_message {
+        message(text, config.max_payload_bytes)?;
+    }
+    if let Some(value) = &change.outcome {
+        outcome(value, config.max_payload_bytes)?;
+    }
+    Ok(())
 }
 
 /// A status message fits in `max_bytes`.

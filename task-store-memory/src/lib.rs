@@ -210,17 +210,6 @@ impl MemoryTaskStore {
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn validate_change(&self, change: &TaskChange) -> Result<(), TaskError> {
-        change.validate()?;
-        if let Some(message) = &change.status_message {
-            validate::message(message, self.config.max_payload_bytes)?;
-        }
-        if let Some(outcome) = &change.outcome {
-            validate::outcome(outcome, self.config.max_payload_bytes)?;
-        }
-        Ok(())
-    }
 }
 
 impl Default for MemoryTaskStore {
@@ -231,11 +220,6 @@ impl Default for MemoryTaskStore {
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
-}
-
-fn check_access(scope: &Scope, task_id: &str) -> Result<(), TaskError> {
-    scope.validate()?;
-    validate::task_id(task_id)
 }
 
 #[async_trait]
@@ -264,13 +248,13 @@ impl TaskStore for MemoryTaskStore {
     }
 
     async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
-        check_access(scope, task_id)?;
+        validate::access(scope, task_id)?;
         let state = self.read();
         Ok(state.entry(scope, task_id, now_ms())?.record.task.clone())
     }
 
     async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
-        check_access(scope, task_id)?;
+        validate::access(scope, task_id)?;
         let state = self.read();
         Ok(state.entry(scope, task_id, now_ms())?.record.clone())
     }
@@ -280,7 +264,7 @@ impl TaskStore for MemoryTaskStore {
         scope: &Scope,
         task_id: &str,
     ) -> Result<Option<TaskOutcome>, TaskError> {
-        check_access(scope, task_id)?;
+        validate::access(scope, task_id)?;
         let state = self.read();
         Ok(state
             .entry(scope, task_id, now_ms())?
@@ -295,8 +279,8 @@ impl TaskStore for MemoryTaskStore {
         task_id: &str,
         change: TaskChange,
     ) -> Result<Task, TaskError> {
-        check_access(scope, task_id)?;
-        self.validate_change(&change)?;
+        validate::access(scope, task_id)?;
+        validate::change(&change, &self.config)?;
         let mut state = self.write();
         let entry = state.entry_mut(scope, task_id, now_ms())?;
         change.apply(&mut entry.record, time::now())?;
@@ -338,7 +322,7 @@ impl TaskStore for MemoryTaskStore {
     }
 
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
-        check_access(scope, task_id)?;
+        validate::access(scope, task_id)?;
         let mut state = self.write();
         if state.entry(scope, task_id, now_ms()).is_err() {
             return Ok(false);
@@ -353,7 +337,7 @@ impl TaskStore for MemoryTaskStore {
         seen: DateTime<Utc>,
         timeout: Option<Duration>,
     ) -> Result<Task, TaskError> {
-        check_access(scope, task_id)?;
+        validate::access(scope, task_id)?;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             // Register interest first, then check: a change after the check wakes the
