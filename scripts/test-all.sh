@@ -44,3 +44,5 @@ ensure_redis() {
 
 ensure_redis
 cargo test --workspace --locked "$@"
+# The facade without its default backend: the error names the missing feature.
+cargo test -p task-store --no-default-features --locked "$@"

@@ -1,0 +1,122 @@
+//! Durable task state for MCP servers: one dependency, backends chosen by Cargo features.
+//!
+//! | feature | backend | URL |
+//! |---|---|---|
+//! | `memory` (default) | [`MemoryTaskStore`] | `memory://` |
+//!
+//! [`open`] picks the backend from a URL and returns an `Arc<dyn TaskStore>`; [`StoreBuilder`]
+//! adds settings in code. Everything in `task_core` is re-exported here.
+//!
+//! With the default `memory` feature (`task-store = "0.1"`):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_store::TaskError> {
+//! # #[cfg(feature = "memory")] {
+//! use task_store::{NewTask, Scope, TaskStoreExt};
+//!
+//! let store = task_store::open("memory://?max_ttl=3600000").await?;
+//! let task = store.create(NewTask::new().owned_by("session-1")).await?;
+//! assert_eq!(task.ttl, Some(3_600_000));
+//! let done = store.cancel(&Scope::owner("session-1"), &task.task_id).await?;
+//! assert!(done.is_terminal());
+//! # }
+//! # Ok(()) }
+//! ```
+//!
+//! A backend that is not compiled in is named in the error
+//! (`task-store = { version = "0.1", default-features = false }`):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # #[cfg(not(feature = "memory"))] {
+//! let error = task_store::open("memory://").await.unwrap_err();
+//! assert!(error.to_string().contains("enable the `memory` feature"));
+//! # }
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+pub mod url;
+
+pub use task_core::*;
+#[cfg(feature = "memory")]
+pub use task_store_memory::{self as memory, MemoryTaskStore};
+
+use std::sync::Arc;
+use url::{Backend, StoreUrl};
+
+/// Opens the store a URL names, with default settings plus those in the URL's query.
+pub async fn open(url: &str) -> Result<Arc<dyn TaskStore>, TaskError> {
+    StoreBuilder::new(url).open().await
+}
+
+/// Opens a store from a URL with settings given in code; the URL's query overrides them.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), task_store::TaskError> {
+/// # #[cfg(feature = "memory")] {
+/// use task_store::{StoreBuilder, StoreConfig};
+/// let store = StoreBuilder::new("memory://")
+///     .config(StoreConfig::default().with_max_tasks_per_owner(Some(100)))
+///     .open()
+///     .await?;
+/// assert_eq!(store.config().max_tasks_per_owner, Some(100));
+/// # }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct StoreBuilder {
+    url: String,
+    config: StoreConfig,
+}
+
+impl StoreBuilder {
+    /// A builder for the store at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreBuilder {
+            url: url.into(),
+            config: StoreConfig::default(),
+        }
+    }
+
+    /// Sets the store settings; parameters in the URL's query still override them.
+    pub fn config(mut self, config: StoreConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Opens the store.
+    pub async fn open(self) -> Result<Arc<dyn TaskStore>, TaskError> {
+        let mut url = StoreUrl::parse(&self.url)?;
+        let config = url.apply_config(self.config)?;
+        match url.backend {
+            #[cfg(feature = "memory")]
+            Backend::Memory => {
+                let rest = url.location.trim_start_matches("memory:");
+                if !rest.trim_start_matches("//").is_empty() {
+                    return Err(TaskError::InvalidInput(format!(
+                        "a memory store URL has no location: {:?}",
+                        url.location
+                    )));
+                }
+                url.reject_unknown()?;
+                Ok(Arc::new(MemoryTaskStore::new(config)))
+            }
+            #[allow(unreachable_patterns)]
+            backend => {
+                let _ = config;
+                Err(missing_feature(backend))
+            }
+        }
+    }
+}
+
+fn missing_feature(backend: Backend) -> TaskError {
+    let feature = backend.feature();
+    TaskError::InvalidInput(format!(
+        "the {feature} backend is not compiled in: enable the `{feature}` feature of task-store"
+    ))
+}

@@ -1,0 +1,196 @@
+//! Store URLs: which backend, where, and with which settings.
+//!
+//! | URL | store |
+//! |---|---|
+//! | `memory://` | in-process memory |
+//! | `sqlite://path/to/tasks.db`, `sqlite:tasks.db` | a SQLite file, created if missing |
+//! | `sqlite::memory:` | an in-memory SQLite database that lives as long as the store |
+//! | `redis://host:port/db?prefix=…` | a Redis server (`rediss://` for TLS) |
+//!
+//! Every URL takes the store settings of [`StoreConfig`] as query parameters, durations in
+//! milliseconds and `none` for unlimited: `default_ttl`, `max_ttl`, `poll_interval`,
+//! `page_size`, `max_page_size`, `max_tasks`, `max_tasks_per_owner`, `max_payload_bytes`.
+//! Any other parameter belongs to the backend, which rejects the ones it does not know.
+
+use std::collections::BTreeMap;
+use task_core::{StoreConfig, TaskError};
+
+/// A backend a URL can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `memory://`
+    Memory,
+    /// `sqlite://…`, `sqlite:…`, `sqlite::memory:`
+    Sqlite,
+    /// `redis://…`, `rediss://…`
+    Redis,
+}
+
+impl Backend {
+    /// The Cargo feature that compiles the backend in.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Sqlite => "sqlite",
+            Backend::Redis => "redis",
+        }
+    }
+}
+
+/// A parsed store URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreUrl {
+    /// The backend.
+    pub backend: Backend,
+    /// The URL without its query: what the backend opens.
+    pub location: String,
+    /// Query parameters not consumed by [`StoreUrl::apply_config`], for the backend.
+    pub params: BTreeMap<String, String>,
+}
+
+impl StoreUrl {
+    /// Parses a store URL.
+    pub fn parse(url: &str) -> Result<Self, TaskError> {
+        let (location, query) = url.split_once('?').unwrap_or((url, ""));
+        let backend = if location.starts_with("memory:") {
+            Backend::Memory
+        } else if location.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if location.starts_with("redis://") || location.starts_with("rediss://") {
+            Backend::Redis
+        } else {
+            return Err(TaskError::InvalidInput(format!(
+                "unknown store URL {url:?}: use memory://, sqlite://PATH, sqlite::memory: or redis://HOST:PORT"
+            )));
+        };
+        let mut params = BTreeMap::new();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            if params.insert(key.to_string(), value.to_string()).is_some() {
+                return Err(TaskError::InvalidInput(format!(
+                    "store URL parameter {key:?} is given twice"
+                )));
+            }
+        }
+        Ok(StoreUrl {
+            backend,
+            location: location.to_owned(),
+            params,
+        })
+    }
+
+    /// Moves the [`StoreConfig`] parameters out of [`StoreUrl::params`] onto `config`.
+    pub fn apply_config(&mut self, mut config: StoreConfig) -> Result<StoreConfig, TaskError> {
+        if let Some(v) = self.take_optional("default_ttl")? {
+            config.default_ttl = v;
+        }
+        if let Some(v) = self.take_optional("max_ttl")? {
+            config.max_ttl = v;
+        }
+        if let Some(v) = self.take_optional("poll_interval")? {
+            config.poll_interval = v;
+        }
+        if let Some(v) = self.take_optional("max_tasks")? {
+            config.max_tasks = v;
+        }
+        if let Some(v) = self.take_optional("max_tasks_per_owner")? {
+            config.max_tasks_per_owner = v;
+        }
+        if let Some(v) = self.take_number("page_size")? {
+            config.page_size = v;
+        }
+        if let Some(v) = self.take_number("max_page_size")? {
+            config.max_page_size = v;
+        }
+        if let Some(v) = self.take_number("max_payload_bytes")? {
+            config.max_payload_bytes = v;
+        }
+        Ok(config)
+    }
+
+    /// Fails if any parameter is left that nobody consumed.
+    pub fn reject_unknown(&self) -> Result<(), TaskError> {
+        match self.params.keys().next() {
+            Some(key) => Err(TaskError::InvalidInput(format!(
+                "unknown {} store URL parameter {key:?}",
+                self.backend.feature()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes a parameter and returns its raw value.
+    pub fn take(&mut self, key: &str) -> Option<String> {
+        self.params.remove(key)
+    }
+
+    /// Removes a numeric parameter.
+    pub fn take_number<T: std::str::FromStr>(&mut self, key: &str) -> Result<Option<T>, TaskError> {
+        self.take(key)
+            .map(|raw| {
+                raw.parse().map_err(|_| {
+                    TaskError::InvalidInput(format!(
+                        "store URL parameter {key}={raw:?} is not a number"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// Removes a numeric parameter that may be `none`.
+    fn take_optional(&mut self, key: &str) -> Result<Option<Option<u64>>, TaskError> {
+        match self.params.get(key).map(String::as_str) {
+            Some("none") => {
+                self.params.remove(key);
+                Ok(Some(None))
+            }
+            _ => Ok(self.take_number(key)?.map(Some)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_scheme() {
+        for (url, backend) in [
+            ("memory://", Backend::Memory),
+            ("sqlite://tasks.db", Backend::Sqlite),
+            ("sqlite::memory:", Backend::Sqlite),
+            ("redis://127.0.0.1:6379/2?prefix=app", Backend::Redis),
+            ("rediss://cache.example:6380", Backend::Redis),
+        ] {
+            assert_eq!(StoreUrl::parse(url).unwrap().backend, backend, "{url}");
+        }
+        assert!(StoreUrl::parse("postgres://x").is_err());
+        assert!(StoreUrl::parse("tasks.db").is_err());
+    }
+
+    #[test]
+    fn config_comes_from_the_query() {
+        let mut url =
+            StoreUrl::parse("memory://?max_ttl=60000&default_ttl=none&page_size=10&max_tasks_per_owner=5&prefix=a%20b")
+                .unwrap();
+        let config = url
+            .apply_config(StoreConfig::default().with_default_ttl(Some(1)))
+            .unwrap();
+        assert_eq!(config.max_ttl, Some(60_000));
+        assert_eq!(config.default_ttl, None);
+        assert_eq!(config.page_size, 10);
+        assert_eq!(config.max_tasks_per_owner, Some(5));
+        assert_eq!(url.take("prefix").as_deref(), Some("a b"));
+        assert!(url.reject_unknown().is_ok());
+    }
+
+    #[test]
+    fn bad_parameters_are_reported() {
+        let mut url = StoreUrl::parse("memory://?max_ttl=soon").unwrap();
+        assert!(url.apply_config(StoreConfig::default()).is_err());
+        let mut url = StoreUrl::parse("memory://?colour=blue").unwrap();
+        url.apply_config(StoreConfig::default()).unwrap();
+        let error = url.reject_unknown().unwrap_err().to_string();
+        assert!(error.contains("colour"), "{error}");
+        assert!(StoreUrl::parse("memory://?a=1&a=2").is_err());
+    }
+}
