@@ -1,0 +1,393 @@
+//! The benchmark program: our task stores side by side with their peers and with the hardware's
+//! limits, on the same workload in the same run. Prints a markdown table and writes it to
+//! BENCHMARKS.md.
+//!
+//! Run `cargo bench -p bench` (full run) or `cargo bench -p bench -- --quick` (smoke run);
+//! `cargo bench -p bench -- --help` lists the options.
+
+mod alloc;
+mod cli;
+mod machine;
+mod python;
+mod redis_server;
+mod report;
+mod subjects;
+mod workload;
+
+use clap::Parser;
+use cli::{Family, Options, Who};
+use report::{Record, Results};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use subjects::{BareMap, Ours, Pmcp, RawRedis, RawSqlite, Turul};
+use task_core::StoreConfig;
+use task_store_memory::MemoryTaskStore;
+use workload::{Cell, Res, Subject};
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
+
+/// How the numbers are made, appended to the report.
+const METHOD: &str = include_str!("method.md");
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+async fn run(options: Options) -> Res<()> {
+    let root = workspace_root();
+    let mut families = options.backends.clone();
+    families.sort();
+    families.dedup();
+    let mut results = Results {
+        facts: machine::facts(),
+        families: families.clone(),
+        callers: options.callers.clone(),
+        ops: options.ops(),
+        sizes: families.iter().map(|&f| (f, options.sizes(f))).collect(),
+        ..Results::default()
+    };
+    results.notes.push(crate_versions(&root));
+    let mut bench = Bench {
+        options: &options,
+        results,
+        root: root.clone(),
+        python: None,
+    };
+    for family in families {
+        match family {
+            Family::Memory => bench.memory().await,
+            Family::Sqlite => bench.sqlite().await?,
+            Family::Redis => bench.redis().await,
+        }
+    }
+    let text = report::render(&bench.results, METHOD);
+    println!("{text}");
+    let output = options.output.clone().unwrap_or_else(|| {
+        if options.is_full_run() {
+            root.join("BENCHMARKS.md")
+        } else {
+            root.join("target/BENCHMARKS-quick.md")
+        }
+    });
+    std::fs::write(&output, text)?;
+    eprintln!("wrote {}", output.display());
+    Ok(())
+}
+
+struct Bench<'a> {
+    options: &'a Options,
+    results: Results,
+    root: PathBuf,
+    /// The Python interpreter for the seed, once looked for.
+    python: Option<Result<PathBuf, String>>,
+}
+
+impl Bench<'_> {
+    fn wants(&self, who: Who) -> bool {
+        self.options.subjects.contains(&who)
+    }
+
+    async fn memory(&mut self) {
+        let family = Family::Memory;
+        for size in self.options.sizes(family) {
+            if self.wants(Who::Ours) {
+                let store = MemoryTaskStore::new(StoreConfig::default());
+                self.subject(family, size, Who::Ours, Ok(Ours::new(store)))
+                    .await;
+            }
+            if self.wants(Who::Limit) {
+                self.subject(family, size, Who::Limit, Ok(BareMap::new()))
+                    .await;
+            }
+            if self.wants(Who::Turul) {
+                self.subject(family, size, Who::Turul, Ok(Turul::memory()))
+                    .await;
+            }
+            if self.wants(Who::Pmcp) {
+                self.subject(family, size, Who::Pmcp, Ok(Pmcp::memory()))
+                    .await;
+            }
+            if self.wants(Who::Seed) && cli::SEED_SIZES.contains(&size) {
+                self.seed(size);
+            }
+        }
+    }
+
+    async fn sqlite(&mut self) -> Res<()> {
+        let family = Family::Sqlite;
+        let data = self.root.join("target/bench-data");
+        std::fs::create_dir_all(&data)?;
+        let dir = tempfile::tempdir_in(&data)?;
+        if let Some(version) = sqlite_version(dir.path()).await {
+            self.results.notes.push(format!(
+                "SQLite {version} (bundled with sqlx), files in target/bench-data"
+            ));
+        }
+        for size in self.options.sizes(family) {
+            if self.wants(Who::Limit) {
+                let path = dir.path().join(format!("raw-{size}.db"));
+                self.subject(family, size, Who::Limit, RawSqlite::open(&path).await)
+                    .await;
+            }
+            if self.wants(Who::Turul) {
+                let path = dir.path().join(format!("turul-{size}.db"));
+                self.subject(family, size, Who::Turul, Turul::sqlite(&path).await)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn redis(&mut self) {
+        let family = Family::Redis;
+        let (url, _server) = match &self.options.redis_url {
+            Some(url) => (url.clone(), None),
+            None => match redis_server::RedisServer::start().await {
+                Ok(server) => (server.url.clone(), Some(server)),
+                Err(e) => {
+                    self.unavailable(family, &format!("no Redis: {e}"));
+                    return;
+                }
+            },
+        };
+        if let Some(version) = redis_server::version(&url).await {
+            self.results
+                .notes
+                .push(format!("Redis {version} on loopback, no persistence"));
+        }
+        for size in self.options.sizes(family) {
+            if self.wants(Who::Limit) {
+                let prefix = "bench:raw:";
+                let subject = RawRedis::open(&url, prefix).await;
+                self.subject(family, size, Who::Limit, subject).await;
+                self.clean_redis(&url, prefix).await;
+            }
+            if self.wants(Who::Pmcp) {
+                let prefix = "bench:pmcp";
+                let subject = Pmcp::redis(&url, prefix).await;
+                self.subject(family, size, Who::Pmcp, subject).await;
+                self.clean_redis(&url, prefix).await;
+            }
+        }
+    }
+
+    async fn clean_redis(&mut self, url: &str, prefix: &str) {
+        if let Err(e) = subjects::delete_prefix(url, prefix).await {
+            self.results
+                .notes
+                .push(format!("could not delete Redis keys under {prefix}: {e}"));
+        }
+    }
+
+    /// Records `why` as the failure of every measurement of the family.
+    fn unavailable(&mut self, family: Family, why: &str) {
+        eprintln!("{}: {why}", family.title());
+        for size in self.options.sizes(family) {
+            for &who in Who::columns(family) {
+                self.fail_all(family, size, who, why);
+            }
+        }
+    }
+
+    fn fail_all(&mut self, family: Family, size: usize, who: Who, why: &str) {
+        for &callers in &self.options.callers {
+            for op in self.options.ops() {
+                self.results.records.push(Record {
+                    family,
+                    size,
+                    who,
+                    callers,
+                    op,
+                    cell: Cell::Failed(why.to_owned()),
+                });
+            }
+        }
+    }
+
+    /// Fills one subject and measures every operation at every concurrency.
+    async fn subject<S: Subject>(
+        &mut self,
+        family: Family,
+        size: usize,
+        who: Who,
+        subject: Res<S>,
+    ) {
+        let name = who.name(family);
+        let subject = match subject {
+            Ok(subject) => Arc::new(subject),
+            Err(e) => {
+                self.fail_all(family, size, who, &format!("could not open: {e}"));
+                return;
+            }
+        };
+        let started = std::time::Instant::now();
+        let (filled, bytes) =
+            alloc::net_bytes(workload::fill(&subject, size, self.options.seed)).await;
+        let mut pool = match filled {
+            Ok(pool) => pool,
+            Err(e) => {
+                self.fail_all(family, size, who, &format!("could not fill: {e}"));
+                return;
+            }
+        };
+        if family == Family::Memory {
+            let per_task = (bytes - pool.own_bytes() as isize) as f64 / size as f64;
+            self.results.footprints.push((family, size, who, per_task));
+        }
+        eprintln!(
+            "[{} {size}] {name}: filled in {:.1?}",
+            family.title(),
+            started.elapsed()
+        );
+        let plan = self.options.plan(family);
+        for &callers in &self.options.callers {
+            for op in self.options.ops() {
+                let cell = workload::measure(&subject, &mut pool, op, callers, &plan).await;
+                eprintln!(
+                    "[{} {size}] {name} ×{callers} {}: {}",
+                    family.title(),
+                    op.label(),
+                    brief(&cell)
+                );
+                self.results.records.push(Record {
+                    family,
+                    size,
+                    who,
+                    callers,
+                    op,
+                    cell,
+                });
+            }
+        }
+    }
+
+    /// The Python seed's store at `size`.
+    fn seed(&mut self, size: usize) {
+        let family = Family::Memory;
+        if self.python.is_none() {
+            self.python = Some(python::interpreter(&self.root).map_err(|e| e.to_string()));
+        }
+        let python = match &self.python {
+            Some(Ok(python)) => python.clone(),
+            Some(Err(e)) => {
+                let why = e.clone();
+                self.fail_all(family, size, Who::Seed, &why);
+                return;
+            }
+            None => return,
+        };
+        let script = self.root.join("bench/python/seed_store.py");
+        let plan = self.options.plan(family);
+        eprintln!("[{} {size}] Python seed: running", family.title());
+        match python::run(
+            &python,
+            &script,
+            size,
+            &self.options.callers,
+            &self.options.ops(),
+            &plan,
+            self.options.seed,
+        ) {
+            Ok(run) => {
+                let note = format!("Python seed: mcp {} InMemoryTaskStore", run.mcp);
+                if !self.results.notes.contains(&note) {
+                    self.results.notes.push(note);
+                }
+                self.results
+                    .footprints
+                    .push((family, size, Who::Seed, run.bytes_per_task));
+                for (op, callers, cell) in run.cells {
+                    self.results.records.push(Record {
+                        family,
+                        size,
+                        who: Who::Seed,
+                        callers,
+                        op,
+                        cell,
+                    });
+                }
+            }
+            Err(e) => self.fail_all(family, size, Who::Seed, &e.to_string()),
+        }
+    }
+}
+
+fn brief(cell: &Cell) -> String {
+    match cell {
+        Cell::Rate { partial, .. } => format!(
+            "{}{}",
+            cell.rate().map_or("–".to_owned(), report::per_second),
+            partial
+                .as_ref()
+                .map_or(String::new(), |p| format!(" ({p})"))
+        ),
+        Cell::Latency { p50, p99, samples } => format!(
+            "p50 {} p99 {} ({samples} samples)",
+            report::duration(*p50),
+            report::duration(*p99)
+        ),
+        Cell::NotApplicable(why) => format!("n/a ({why})"),
+        Cell::Failed(e) => format!("FAILED: {e}"),
+    }
+}
+
+/// Exact versions of the crates compared, from Cargo.lock.
+fn crate_versions(root: &Path) -> String {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let version = |name: &str| {
+        let marker = format!("name = \"{name}\"\nversion = \"");
+        lock.find(&marker)
+            .and_then(|at| lock[at + marker.len()..].split('"').next())
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let names = [
+        "turul-mcp-task-storage",
+        "pmcp-tasks",
+        "sqlx",
+        "redis",
+        "tokio",
+    ];
+    let listed: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} {}", version(n)))
+        .collect();
+    format!("crates: {}", listed.join(", "))
+}
+
+async fn sqlite_version(dir: &Path) -> Option<String> {
+    use sqlx::Connection;
+    let options = subjects::raw_sqlite_options(&dir.join("version.db"));
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.ok()?;
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(&mut conn)
+        .await
+        .ok()?;
+    let _ = conn.close().await;
+    Some(version)
+}

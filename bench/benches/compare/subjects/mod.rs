@@ -1,0 +1,15 @@
+//! Everything measured, each behind the one [`crate::workload::Subject`] trait.
+
+mod bare_map;
+mod ours;
+mod pmcp;
+mod raw_redis;
+mod raw_sqlite;
+mod turul;
+
+pub use bare_map::BareMap;
+pub use ours::Ours;
+pub use pmcp::Pmcp;
+pub use raw_redis::{RawRedis, delete_prefix};
+pub use raw_sqlite::{RawSqlite, options as raw_sqlite_options};
+pub use turul::Turul;

@@ -1,0 +1,1 @@
+DELETE FROM tasks WHERE task_id = ?1
