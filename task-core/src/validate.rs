@@ -6,7 +6,7 @@ use crate::record::TaskOutcome;
 use crate::status::TaskChange;
 use crate::store::Scope;
 use serde_json::Value;
-use std::io;
+use std::{fmt, io};
 
 /// Longest caller-supplied task id, in bytes.
 pub const MAX_TASK_ID_BYTES: usize = 256;
@@ -21,12 +21,18 @@ fn check_name(kind: &str, text: &str, max: usize) -> Result<(), TaskError> {
         "is empty".to_owned()
     } else if text.len() > max {
         format!("is {} bytes long, the limit is {max}", text.len())
-    } else if text.chars().any(char::is_control) {
+    } else if has_control(text) {
         "contains a control character".to_owned()
     } else {
         return Ok(());
     };
     Err(TaskError::InvalidInput(format!("{kind} {problem}")))
+}
+
+/// Whether `text` holds a control character (Unicode category Cc). Printable ASCII, the usual
+/// case, is checked a byte at a time; anything else char by char.
+fn has_control(text: &str) -> bool {
+    !text.bytes().all(|b| (0x20..0x7f).contains(&b)) && text.chars().any(char::is_control)
 }
 
 /// A task id is non-empty, at most [`MAX_TASK_ID_BYTES`] bytes, without control characters.
@@ -71,34 +77,75 @@ pub fn message(text: &str, max_bytes: usize) -> Result<(), TaskError> {
 
 /// A JSON value nests at most [`MAX_JSON_DEPTH`] levels and serialises to at most `max_bytes`.
 pub fn json(what: &str, value: &Value, max_bytes: usize) -> Result<(), TaskError> {
-    depth(what, vec![(value, 1)])?;
+    let bound = depth(what, vec![(value, 1)])?;
+    if bound <= max_bytes {
+        return Ok(());
+    }
     size(what, value, max_bytes)
 }
 
 /// Same checks as [`json`] for a task outcome, counting the outcome's own wrapper level.
 pub fn outcome(value: &TaskOutcome, max_bytes: usize) -> Result<(), TaskError> {
-    match value {
-        TaskOutcome::Result(map) => depth("result", map.values().map(|v| (v, 2)).collect())?,
-        TaskOutcome::Error(error) => depth("error", error.data.iter().map(|v| (v, 2)).collect())?,
+    // The wrapper: `{"result":...}`, or `{"error":{"code":...,"message":...,"data":...}}`.
+    let bound = match value {
+        TaskOutcome::Result(map) => {
+            let members = map.iter().map(|(k, _)| string_bound(k) + 2).sum::<usize>();
+            16 + members + depth("result", map.values().map(|v| (v, 2)).collect())?
+        }
+        TaskOutcome::Error(error) => {
+            let data = depth("error", error.data.iter().map(|v| (v, 2)).collect())?;
+            64 + string_bound(&error.message) + data
+        }
+    };
+    if bound <= max_bytes {
+        return Ok(());
     }
     size("outcome", value, max_bytes)
 }
 
-// Walks without recursion, so a hostile payload cannot overflow the stack.
-fn depth(what: &str, mut stack: Vec<(&Value, usize)>) -> Result<(), TaskError> {
+/// Checks the nesting and returns an upper bound of the serialised size, so that the exact
+/// (serialising) count is needed only for payloads near the limit. Walks without recursion, so
+/// a hostile payload cannot overflow the stack.
+fn depth(what: &str, mut stack: Vec<(&Value, usize)>) -> Result<usize, TaskError> {
+    let mut bound = 0usize;
     while let Some((node, level)) = stack.pop() {
+        // Every value is followed by at most one separator (`,`).
+        bound = bound.saturating_add(1);
         match node {
             Value::Array(_) | Value::Object(_) if level > MAX_JSON_DEPTH => {
                 return Err(TaskError::InvalidInput(format!(
                     "{what} nests deeper than {MAX_JSON_DEPTH} levels"
                 )));
             }
-            Value::Array(items) => stack.extend(items.iter().map(|v| (v, level + 1))),
-            Value::Object(map) => stack.extend(map.values().map(|v| (v, level + 1))),
-            _ => {}
+            Value::Array(items) => {
+                bound = bound.saturating_add(2);
+                stack.extend(items.iter().map(|v| (v, level + 1)));
+            }
+            Value::Object(map) => {
+                bound = bound.saturating_add(2);
+                for (key, value) in map {
+                    bound = bound.saturating_add(string_bound(key) + 1);
+                    stack.push((value, level + 1));
+                }
+            }
+            Value::String(text) => bound = bound.saturating_add(string_bound(text)),
+            Value::Number(number) => bound = bound.saturating_add(number_len(number)),
+            Value::Null | Value::Bool(_) => bound = bound.saturating_add(5),
         }
     }
-    Ok(())
+    Ok(bound)
+}
+
+/// The length of a number as serde_json writes it, counted without allocating.
+fn number_len(number: &serde_json::Number) -> usize {
+    let mut counter = ByteCounter(0);
+    let _ = fmt::Write::write_fmt(&mut counter, format_args!("{number}"));
+    counter.0
+}
+
+/// Most bytes a string takes in JSON: quotes, and each byte escaped as `\u00XX` at worst.
+fn string_bound(text: &str) -> usize {
+    text.len().saturating_mul(6).saturating_add(2)
 }
 
 fn size(what: &str, value: &impl serde::Serialize, max_bytes: usize) -> Result<(), TaskError> {
@@ -115,6 +162,13 @@ fn size(what: &str, value: &impl serde::Serialize, max_bytes: usize) -> Result<(
 }
 
 struct ByteCounter(usize);
+
+impl fmt::Write for ByteCounter {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.0 += text.len();
+        Ok(())
+    }
+}
 
 impl io::Write for ByteCounter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -154,5 +208,55 @@ mod tests {
         assert!(json("result", &deeper, usize::MAX).is_err());
         assert!(json("result", &json!("0123456789"), 12).is_ok());
         assert!(json("result", &json!("0123456789"), 11).is_err());
+    }
+
+    #[test]
+    fn size_limit_is_exact_near_the_bound() {
+        // The bound lets small payloads through uncounted; near the limit the count is exact.
+        let value = json!({"text": "a\"b\n\u{1}ü", "n": [1.5, -20, null, true]});
+        let exact = serde_json::to_string(&value).unwrap().len();
+        assert!(json("result", &value, exact).is_ok());
+        assert!(json("result", &value, exact - 1).is_err());
+        let serde_json::Value::Object(map) = value else {
+            unreachable!()
+        };
+        let outcome = TaskOutcome::Result(map);
+        let exact = serde_json::to_string(&outcome).unwrap().len();
+        assert!(super::outcome(&outcome, exact).is_ok());
+        assert!(super::outcome(&outcome, exact - 1).is_err());
+    }
+
+    #[test]
+    fn size_bound_is_never_below_the_exact_size() {
+        let values = [
+            json!(null),
+            json!(-1.7976931348623157e308),
+            json!(u64::MAX),
+            json!("\u{0}\u{1f}\"\\/ü€😀"),
+            json!([[], {}, [null, false], {"": ""}]),
+            json!({"\u{7}key": {"nested": ["x", 1, {"y": "\t"}]}}),
+        ];
+        for value in values {
+            let exact = serde_json::to_string(&value).unwrap().len();
+            assert!(depth("v", vec![(&value, 1)]).unwrap() >= exact, "{value}");
+        }
+        let error = TaskOutcome::Error(crate::jsonrpc::ErrorData {
+            code: i64::MIN,
+            message: "\u{1}".repeat(3),
+            data: Some(json!({"why": "\n"})),
+        });
+        let exact = serde_json::to_string(&error).unwrap().len();
+        assert!(super::outcome(&error, exact).is_ok());
+        assert!(super::outcome(&error, exact - 1).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_found_in_any_script() {
+        for clean in ["abc-123 ~", "ünïcødé", "日本語", "😀"] {
+            assert!(!has_control(clean), "{clean}");
+        }
+        for dirty in ["a\u{0}", "\u{1f}", "x\u{7f}", "ü\u{85}", "\u{9f}z"] {
+            assert!(has_control(dirty), "{dirty:?}");
+        }
     }
 }
