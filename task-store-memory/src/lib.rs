@@ -1,6 +1,7 @@
 //! In-memory [`TaskStore`]: the reference backend.
 //!
-//! - get and update are O(1): one hash lookup under a lock;
+//! - get and update are O(1): one hash lookup under a lock, with a fast hasher (foldhash, seeded
+//!   per process);
 //! - list is O(log n + page): a keyset range scan of a B-tree ordered by (createdAt, id);
 //! - expired tasks are invisible at once and reclaimed from an expiry-ordered B-tree on each
 //!   create and by [`TaskStore::purge_expired`], never by scanning every task;
@@ -21,7 +22,12 @@
 //! # Ok(()) }
 //! ```
 
+mod clock;
+mod index;
+
 use async_trait::async_trait;
+use clock::Now;
+use index::{ExpiryQueue, Key};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -35,8 +41,8 @@ use task_core::{
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Position of a task in a listing index: creation time in ms, then id.
-type Key = (i64, Arc<str>);
+/// A hash map with foldhash: several times faster than SipHash on task ids, and randomly seeded.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A [`TaskStore`] that keeps everything in process memory.
 #[derive(Debug)]
@@ -47,18 +53,24 @@ pub struct MemoryTaskStore {
 
 #[derive(Debug, Default)]
 struct State {
-    tasks: HashMap<Arc<str>, Entry>,
+    tasks: FastMap<Arc<str>, Entry>,
     /// Every task, in listing order.
     order: BTreeSet<Key>,
-    /// Each owner's tasks, in listing order.
-    by_owner: HashMap<String, BTreeSet<Key>>,
-    /// Tasks with a ttl, by expiry instant in ms.
-    expiry: BTreeSet<(i64, Arc<str>)>,
+    /// Each owner's tasks, in listing order. The key is the one copy of the owner's name that
+    /// all its tasks share.
+    by_owner: FastMap<Arc<str>, BTreeSet<Key>>,
+    /// Tasks with a ttl, soonest expiry first.
+    expiry: ExpiryQueue,
 }
 
 #[derive(Debug)]
 struct Entry {
     id: Arc<str>,
+    /// The owner's shared name (a key of `by_owner`). The stored record's own `owner` is `None`,
+    /// so that a task does not carry a copy; [`Entry::record`] puts it back.
+    owner: Option<Arc<str>>,
+    /// Creation time plus ttl, in ms.
+    expires_ms: Option<i64>,
     record: TaskRecord,
     /// Created by the first waiter.
     waiters: Option<Arc<Notify>>,
@@ -66,19 +78,39 @@ struct Entry {
 
 impl Entry {
     fn key(&self) -> Key {
-        (
+        Key::new(
             self.record.task.created_at.timestamp_millis(),
             self.id.clone(),
         )
     }
 
-    fn expires_ms(&self) -> Option<i64> {
-        self.record.task.expires_at().map(|t| t.timestamp_millis())
+    fn visible(&self, scope: &Scope, now: &Now) -> bool {
+        let owned = match scope {
+            Scope::All => true,
+            Scope::Owner(owner) => self.owner.as_deref() == Some(owner.as_str()),
+        };
+        owned && self.expires_ms.is_none_or(|at| now.before(at))
     }
 
-    fn visible(&self, scope: &Scope, now_ms: i64) -> bool {
-        scope.permits(self.record.owner.as_deref())
-            && self.expires_ms().is_none_or(|at| now_ms < at)
+    /// The task, its id copied from the map key that the lookup has just read.
+    fn task(&self) -> Task {
+        let task = &self.record.task;
+        Task {
+            task_id: String::from(&*self.id),
+            status: task.status,
+            status_message: task.status_message.clone(),
+            created_at: task.created_at,
+            last_updated_at: task.last_updated_at,
+            ttl: task.ttl,
+            poll_interval: task.poll_interval,
+        }
+    }
+
+    /// The whole record, owner included.
+    fn record(&self) -> TaskRecord {
+        let mut record = self.record.clone();
+        record.owner = self.owner.as_deref().map(str::to_owned);
+        record
     }
 
     fn wake(&self) {
@@ -89,10 +121,10 @@ impl Entry {
 }
 
 impl State {
-    fn entry(&self, scope: &Scope, task_id: &str, now_ms: i64) -> Result<&Entry, TaskError> {
+    fn entry(&self, scope: &Scope, task_id: &str, now: &Now) -> Result<&Entry, TaskError> {
         self.tasks
             .get(task_id)
-            .filter(|e| e.visible(scope, now_ms))
+            .filter(|e| e.visible(scope, now))
             .ok_or_else(|| TaskError::not_found(task_id))
     }
 
@@ -100,26 +132,33 @@ impl State {
         &mut self,
         scope: &Scope,
         task_id: &str,
-        now_ms: i64,
+        now: &Now,
     ) -> Result<&mut Entry, TaskError> {
         self.tasks
             .get_mut(task_id)
-            .filter(|e| e.visible(scope, now_ms))
+            .filter(|e| e.visible(scope, now))
             .ok_or_else(|| TaskError::not_found(task_id))
     }
 
-    fn insert(&mut self, record: TaskRecord) {
-        let id: Arc<str> = Arc::from(record.task.task_id.as_str());
+    fn insert(&mut self, id: Arc<str>, mut record: TaskRecord) {
+        let owner = record.owner.take().map(|owner| {
+            match self.by_owner.get_key_value(owner.as_str()) {
+                Some((shared, _)) => shared.clone(),
+                None => Arc::from(owner),
+            }
+        });
         let entry = Entry {
             id: id.clone(),
+            owner,
+            expires_ms: record.task.expires_at().map(|t| t.timestamp_millis()),
             record,
             waiters: None,
         };
         let key = entry.key();
-        if let Some(at) = entry.expires_ms() {
-            self.expiry.insert((at, id.clone()));
+        if let Some(at) = entry.expires_ms {
+            self.expiry.push(at, id.clone());
         }
-        if let Some(owner) = &entry.record.owner {
+        if let Some(owner) = &entry.owner {
             self.by_owner
                 .entry(owner.clone())
                 .or_default()
@@ -133,7 +172,7 @@ impl State {
         let entry = self.tasks.remove(task_id)?;
         let key = entry.key();
         self.order.remove(&key);
-        if let Some(owner) = &entry.record.owner
+        if let Some(owner) = &entry.owner
             && let Some(keys) = self.by_owner.get_mut(owner)
         {
             keys.remove(&key);
@@ -141,8 +180,12 @@ impl State {
                 self.by_owner.remove(owner);
             }
         }
-        if let Some(at) = entry.expires_ms() {
-            self.expiry.remove(&(at, entry.id.clone()));
+        if entry.expires_ms.is_some() {
+            let tasks = &self.tasks;
+            self.expiry.forget(|| {
+                let live = tasks.values().filter_map(|e| Some((e.expires_ms?, e.id.clone())));
+                live.collect()
+            });
         }
         entry.wake();
         Some(entry)
@@ -151,12 +194,12 @@ impl State {
     /// Removes every task expired at `now_ms`; costs O(log n) per removed task.
     fn sweep(&mut self, now_ms: i64) -> u64 {
         let mut removed = 0;
-        while let Some((at, id)) = self.expiry.first().cloned() {
-            if at > now_ms {
-                break;
+        while let Some((at, id)) = self.expiry.pop_due(now_ms) {
+            // A deleted task's entry stays in the queue; skip it.
+            let current = self.tasks.get(&id).is_some_and(|e| e.expires_ms == Some(at));
+            if current && self.remove(&id).is_some() {
+                removed += 1;
             }
-            self.remove(&id);
-            removed += 1;
         }
         removed
     }
@@ -218,9 +261,6 @@ impl Default for MemoryTaskStore {
     }
 }
 
-fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
 
 #[async_trait]
 impl TaskStore for MemoryTaskStore {
@@ -235,28 +275,30 @@ impl TaskStore for MemoryTaskStore {
     async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
         let record = create_task_state(new, &self.config)?;
         let task = record.task.clone();
+        let id: Arc<str> = Arc::from(task.task_id.as_str());
         let mut state = self.write();
-        state.sweep(now_ms());
-        if state.tasks.contains_key(task.task_id.as_str()) {
+        state.sweep(task.created_at.timestamp_millis());
+        if state.tasks.contains_key(&id) {
             return Err(TaskError::AlreadyExists {
                 task_id: task.task_id,
             });
         }
         state.check_limits(&self.config, record.owner.as_deref())?;
-        state.insert(record);
+        state.insert(id, record);
         Ok(task)
     }
 
     async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
+        let now = Now::lazy();
         let state = self.read();
-        Ok(state.entry(scope, task_id, now_ms())?.record.task.clone())
+        Ok(state.entry(scope, task_id, &now)?.task())
     }
 
     async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
         validate::access(scope, task_id)?;
         let state = self.read();
-        Ok(state.entry(scope, task_id, now_ms())?.record.clone())
+        Ok(state.entry(scope, task_id, &Now::lazy())?.record())
     }
 
     async fn get_result(
@@ -267,7 +309,7 @@ impl TaskStore for MemoryTaskStore {
         validate::access(scope, task_id)?;
         let state = self.read();
         Ok(state
-            .entry(scope, task_id, now_ms())?
+            .entry(scope, task_id, &Now::lazy())?
             .record
             .outcome
             .clone())
@@ -281,11 +323,12 @@ impl TaskStore for MemoryTaskStore {
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
         validate::change(&change, &self.config)?;
+        let now = Now::precise();
         let mut state = self.write();
-        let entry = state.entry_mut(scope, task_id, now_ms())?;
-        change.apply(&mut entry.record, time::now())?;
+        let entry = state.entry_mut(scope, task_id, &now)?;
+        change.apply(&mut entry.record, time::from_millis(now.ms()))?;
         entry.wake();
-        Ok(entry.record.task.clone())
+        Ok(entry.task())
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
@@ -294,23 +337,23 @@ impl TaskStore for MemoryTaskStore {
         let start = match &page.cursor {
             Some(cursor) => {
                 let position = ListPosition::decode(cursor, scope)?;
-                Bound::Excluded((position.created_at_ms, Arc::from(position.task_id)))
+                Bound::Excluded(Key::new(position.created_at_ms, Arc::from(position.task_id)))
             }
             None => Bound::Unbounded,
         };
         let state = self.read();
-        let now = now_ms();
+        let now = Now::lazy();
         let empty = BTreeSet::new();
         let index = match scope {
             Scope::All => &state.order,
-            Scope::Owner(owner) => state.by_owner.get(owner).unwrap_or(&empty),
+            Scope::Owner(owner) => state.by_owner.get(owner.as_str()).unwrap_or(&empty),
         };
         let mut tasks: Vec<Task> = index
             .range((start, Bound::Unbounded))
-            .filter_map(|(_, id)| state.tasks.get(id))
-            .filter(|entry| entry.visible(scope, now))
+            .filter_map(|key| state.tasks.get(key.id()))
+            .filter(|entry| entry.visible(scope, &now))
             .take(limit + 1)
-            .map(|entry| entry.record.task.clone())
+            .map(Entry::task)
             .collect();
         let next_cursor = if tasks.len() > limit {
             tasks.truncate(limit);
@@ -324,7 +367,7 @@ impl TaskStore for MemoryTaskStore {
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
         validate::access(scope, task_id)?;
         let mut state = self.write();
-        if state.entry(scope, task_id, now_ms()).is_err() {
+        if state.entry(scope, task_id, &Now::precise()).is_err() {
             return Ok(false);
         }
         Ok(state.remove(task_id).is_some())
@@ -344,7 +387,7 @@ impl TaskStore for MemoryTaskStore {
             // registered waiter, and a change before it is seen by the check.
             let waiters = {
                 let mut state = self.write();
-                let entry = state.entry_mut(scope, task_id, now_ms())?;
+                let entry = state.entry_mut(scope, task_id, &Now::lazy())?;
                 entry.waiters.get_or_insert_default().clone()
             };
             let notified = waiters.notified();
@@ -352,7 +395,7 @@ impl TaskStore for MemoryTaskStore {
             notified.as_mut().enable();
             let expires_at = {
                 let state = self.read();
-                let task = &state.entry(scope, task_id, now_ms())?.record.task;
+                let task = &state.entry(scope, task_id, &Now::lazy())?.record.task;
                 if task.last_updated_at > seen || task.is_terminal() {
                     return Ok(task.clone());
                 }
@@ -387,24 +430,24 @@ impl TaskStore for MemoryTaskStore {
     }
 
     async fn purge_expired(&self) -> Result<u64, TaskError> {
-        Ok(self.write().sweep(now_ms()))
+        Ok(self.write().sweep(clock::precise_ms()))
     }
 
     async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
         validate::message(message, self.config.max_payload_bytes)?;
-        let now = time::now();
+        let clock = Now::precise();
+        let now = time::from_millis(clock.ms());
         let cutoff = chrono::Duration::from_std(older_than)
             .ok()
             .and_then(|age| now.checked_sub_signed(age))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut state = self.write();
-        let now_ms = now.timestamp_millis();
         let mut recovered = 0;
         for entry in state.tasks.values_mut() {
             let task = &entry.record.task;
             if task.is_terminal()
                 || task.last_updated_at >= cutoff
-                || !entry.visible(&Scope::All, now_ms)
+                || !entry.visible(&Scope::All, &clock)
             {
                 continue;
             }
