@@ -32,7 +32,9 @@ fn check_name(kind: &str, text: &str, max: usize) -> Result<(), TaskError> {
 /// Whether `text` holds a control character (Unicode category Cc). Printable ASCII, the usual
 /// case, is checked a byte at a time; anything else char by char.
 fn has_control(text: &str) -> bool {
-    !text.bytes().all(|b| (0x20..0x7f).contains(&b)) && text.chars().any(char::is_control)
+    // A fold without early exit, so the compiler checks many bytes per instruction.
+    let printable_ascii = text.bytes().fold(true, |ok, b| ok & (0x20..0x7f).contains(&b));
+    !printable_ascii && text.chars().any(char::is_control)
 }
 
 /// A task id is non-empty, at most [`MAX_TASK_ID_BYTES`] bytes, without control characters.
