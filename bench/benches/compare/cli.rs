@@ -34,6 +34,9 @@ pub struct Options {
     /// SQLite and Redis; 0.2 with --quick).
     #[arg(long)]
     pub budget: Option<f64>,
+    /// Multiplies every operation's planned number of calls (for profiling, or a longer run).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
     /// Seed of the random task choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -167,7 +170,10 @@ impl Options {
                 cancel: 10_000,
             },
         };
-        let shrink = |n: usize| if self.quick { (n / 20).max(1) } else { n };
+        let shrink = |n: usize| {
+            let n = if self.quick { n / 20 } else { n };
+            ((n as f64 * self.scale) as usize).max(1)
+        };
         let default_budget = match (family, self.quick) {
             (_, true) => 0.2,
             (Family::Memory, false) => 1.0,
@@ -192,6 +198,7 @@ impl Options {
             && self.sizes.is_none()
             && self.ops.is_none()
             && self.budget.is_none()
+            && self.scale == 1.0
             && self.backends.len() == 3
             && self.subjects.len() == 5
             && self.callers == [1, 32]
