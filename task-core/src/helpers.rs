@@ -16,7 +16,11 @@ pub const MAX_DURATION_MS: u64 = 100 * 365 * 24 * 3_600 * 1_000;
 
 /// A fresh, unguessable task id: a random UUID v4.
 pub fn generate_task_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    let mut buffer = uuid::Uuid::encode_buffer();
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut buffer)
+        .to_owned()
 }
 
 /// Validates `new` and builds the record of a fresh `working` task, with the ttl defaulted and

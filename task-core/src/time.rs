@@ -1,10 +1,17 @@
 //! Timestamps: millisecond precision, RFC 3339 UTC on the wire.
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time, truncated to whole milliseconds so that every backend stores it exactly.
 pub fn now() -> DateTime<Utc> {
-    from_millis(Utc::now().timestamp_millis())
+    // Straight from the system clock to milliseconds: `Utc::now()` would build a calendar date
+    // only for it to be thrown away and built again.
+    let ms = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    };
+    from_millis(ms)
 }
 
 /// A timestamp from milliseconds since the Unix epoch (clamped to chrono's range).
@@ -57,5 +64,16 @@ mod tests {
     #[test]
     fn now_has_whole_milliseconds() {
         assert_eq!(now().timestamp_subsec_nanos() % 1_000_000, 0);
+    }
+
+    #[test]
+    fn now_agrees_with_chrono() {
+        let before = Utc::now().timestamp_millis();
+        let ours = now().timestamp_millis();
+        let after = Utc::now().timestamp_millis();
+        assert!(
+            before <= ours && ours <= after,
+            "{before} <= {ours} <= {after}"
+        );
     }
 }

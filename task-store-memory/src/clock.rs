@@ -51,7 +51,10 @@ impl Now {
 
     /// Whether the instant `at` (ms since the epoch) is still to come.
     pub(crate) fn before(&self, at: i64) -> bool {
-        if self.coarse.is_some_and(|coarse| at.saturating_sub(coarse) > MARGIN_MS) {
+        if self
+            .coarse
+            .is_some_and(|coarse| at.saturating_sub(coarse) > MARGIN_MS)
+        {
             return true;
         }
         self.ms() < at
@@ -93,8 +96,15 @@ mod tests {
             let coarse = coarse_ms();
             let precise = precise_ms();
             if let Some(coarse) = coarse {
-                assert!(coarse <= precise, "coarse {coarse} ahead of precise {precise}");
-                assert!(precise - coarse < MARGIN_MS, "coarse lags {} ms", precise - coarse);
+                assert!(
+                    coarse <= precise,
+                    "coarse {coarse} ahead of precise {precise}"
+                );
+                assert!(
+                    precise - coarse < MARGIN_MS,
+                    "coarse lags {} ms",
+                    precise - coarse
+                );
             }
         }
     }

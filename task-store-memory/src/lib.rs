@@ -2,9 +2,11 @@
 //!
 //! - get and update are O(1): one hash lookup under a lock, with a fast hasher (foldhash, seeded
 //!   per process);
-//! - list is O(log n + page): a keyset range scan of a B-tree ordered by (createdAt, id);
-//! - expired tasks are invisible at once and reclaimed from an expiry-ordered B-tree on each
-//!   create and by [`TaskStore::purge_expired`], never by scanning every task;
+//! - list is O(log n + page): a keyset range scan of a B-tree ordered by (createdAt, id), one
+//!   per owner; the index of all tasks, for [`Scope::All`], is built by the first such listing
+//!   (O(n log n), once), so that servers that list only per owner never maintain it;
+//! - expired tasks are invisible at once and reclaimed from an expiry queue on each create and
+//!   by [`TaskStore::purge_expired`], never by scanning every task;
 //! - waiters sleep on a per-task [`tokio::sync::Notify`].
 //!
 //! Nothing survives the process; use the SQLite or Redis store for that.
@@ -26,9 +28,9 @@ mod clock;
 mod index;
 
 use async_trait::async_trait;
-use clock::Now;
-use index::{ExpiryQueue, Key};
 use chrono::{DateTime, Utc};
+use clock::Now;
+use index::{ExpiryQueue, Key, TaskKey};
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -53,9 +55,9 @@ pub struct MemoryTaskStore {
 
 #[derive(Debug, Default)]
 struct State {
-    tasks: FastMap<Arc<str>, Entry>,
-    /// Every task, in listing order.
-    order: BTreeSet<Key>,
+    tasks: FastMap<TaskKey, Entry>,
+    /// Every task, in listing order, once a [`Scope::All`] listing has asked for it.
+    all: Option<BTreeSet<Key>>,
     /// Each owner's tasks, in listing order. The key is the one copy of the owner's name that
     /// all its tasks share.
     by_owner: FastMap<Arc<str>, BTreeSet<Key>>,
@@ -65,9 +67,11 @@ struct State {
 
 #[derive(Debug)]
 struct Entry {
+    /// The id, shared by the task's index entries.
     id: Arc<str>,
-    /// The owner's shared name (a key of `by_owner`). The stored record's own `owner` is `None`,
-    /// so that a task does not carry a copy; [`Entry::record`] puts it back.
+    /// The owner's shared name (a key of `by_owner`). The stored record's own `owner` is `None`
+    /// and its task id empty, so that a task carries no extra copies; [`Entry::record`] puts
+    /// both back.
     owner: Option<Arc<str>>,
     /// Creation time plus ttl, in ms.
     expires_ms: Option<i64>,
@@ -78,10 +82,8 @@ struct Entry {
 
 impl Entry {
     fn key(&self) -> Key {
-        Key::new(
-            self.record.task.created_at.timestamp_millis(),
-            self.id.clone(),
-        )
+        let created_ms = self.record.task.created_at.timestamp_millis();
+        Key::new(created_ms, self.id.clone())
     }
 
     fn visible(&self, scope: &Scope, now: &Now) -> bool {
@@ -92,11 +94,12 @@ impl Entry {
         owned && self.expires_ms.is_none_or(|at| now.before(at))
     }
 
-    /// The task, its id copied from the map key that the lookup has just read.
-    fn task(&self) -> Task {
+    /// The task, its id copied from `id` (the key of the lookup, already in cache) rather than
+    /// from the stored copy.
+    fn task(&self, id: &str) -> Task {
         let task = &self.record.task;
         Task {
-            task_id: String::from(&*self.id),
+            task_id: id.to_owned(),
             status: task.status,
             status_message: task.status_message.clone(),
             created_at: task.created_at,
@@ -106,9 +109,10 @@ impl Entry {
         }
     }
 
-    /// The whole record, owner included.
+    /// The whole record, id and owner included.
     fn record(&self) -> TaskRecord {
         let mut record = self.record.clone();
+        record.task.task_id = self.id.to_string();
         record.owner = self.owner.as_deref().map(str::to_owned);
         record
     }
@@ -141,16 +145,26 @@ impl State {
     }
 
     fn insert(&mut self, id: Arc<str>, mut record: TaskRecord) {
-        let owner = record.owner.take().map(|owner| {
-            match self.by_owner.get_key_value(owner.as_str()) {
-                Some((shared, _)) => shared.clone(),
-                None => Arc::from(owner),
-            }
-        });
+        let owner =
+            record
+                .owner
+                .take()
+                .map(|owner| match self.by_owner.get_key_value(owner.as_str()) {
+                    Some((shared, _)) => shared.clone(),
+                    None => Arc::from(owner),
+                });
         let entry = Entry {
             id: id.clone(),
             owner,
-            expires_ms: record.task.expires_at().map(|t| t.timestamp_millis()),
+            // As `Task::expires_at`, whose calendar arithmetic the capped ttl never needs.
+            expires_ms: record.task.ttl.map(|ttl| {
+                let ttl = i64::try_from(ttl).unwrap_or(i64::MAX);
+                record
+                    .task
+                    .created_at
+                    .timestamp_millis()
+                    .saturating_add(ttl)
+            }),
             record,
             waiters: None,
         };
@@ -159,19 +173,28 @@ impl State {
             self.expiry.push(at, id.clone());
         }
         if let Some(owner) = &entry.owner {
-            self.by_owner
-                .entry(owner.clone())
-                .or_default()
-                .insert(key.clone());
+            match self.by_owner.get_mut(&**owner) {
+                Some(keys) => {
+                    keys.insert(key.clone());
+                }
+                None => {
+                    self.by_owner
+                        .insert(owner.clone(), BTreeSet::from([key.clone()]));
+                }
+            }
         }
-        self.order.insert(key);
-        self.tasks.insert(id, entry);
+        if let Some(all) = &mut self.all {
+            all.insert(key);
+        }
+        self.tasks.insert(TaskKey::new(&id), entry);
     }
 
     fn remove(&mut self, task_id: &str) -> Option<Entry> {
         let entry = self.tasks.remove(task_id)?;
         let key = entry.key();
-        self.order.remove(&key);
+        if let Some(all) = &mut self.all {
+            all.remove(&key);
+        }
         if let Some(owner) = &entry.owner
             && let Some(keys) = self.by_owner.get_mut(owner)
         {
@@ -183,7 +206,9 @@ impl State {
         if entry.expires_ms.is_some() {
             let tasks = &self.tasks;
             self.expiry.forget(|| {
-                let live = tasks.values().filter_map(|e| Some((e.expires_ms?, e.id.clone())));
+                let live = tasks
+                    .values()
+                    .filter_map(|e| Some((e.expires_ms?, e.id.clone())));
                 live.collect()
             });
         }
@@ -196,8 +221,9 @@ impl State {
         let mut removed = 0;
         while let Some((at, id)) = self.expiry.pop_due(now_ms) {
             // A deleted task's entry stays in the queue; skip it.
-            let current = self.tasks.get(&id).is_some_and(|e| e.expires_ms == Some(at));
-            if current && self.remove(&id).is_some() {
+            let id = &*id;
+            let current = self.tasks.get(id).is_some_and(|e| e.expires_ms == Some(at));
+            if current && self.remove(id).is_some() {
                 removed += 1;
             }
         }
@@ -261,7 +287,6 @@ impl Default for MemoryTaskStore {
     }
 }
 
-
 #[async_trait]
 impl TaskStore for MemoryTaskStore {
     fn config(&self) -> &StoreConfig {
@@ -273,12 +298,17 @@ impl TaskStore for MemoryTaskStore {
     }
 
     async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        let record = create_task_state(new, &self.config)?;
-        let task = record.task.clone();
+        let mut record = create_task_state(new, &self.config)?;
+        // The answer takes the id; the stored record keeps none (see `Entry::record`).
+        let task_id = std::mem::take(&mut record.task.task_id);
+        let task = Task {
+            task_id,
+            ..record.task.clone()
+        };
         let id: Arc<str> = Arc::from(task.task_id.as_str());
         let mut state = self.write();
         state.sweep(task.created_at.timestamp_millis());
-        if state.tasks.contains_key(&id) {
+        if state.tasks.contains_key(&*id) {
             return Err(TaskError::AlreadyExists {
                 task_id: task.task_id,
             });
@@ -292,7 +322,7 @@ impl TaskStore for MemoryTaskStore {
         validate::access(scope, task_id)?;
         let now = Now::lazy();
         let state = self.read();
-        Ok(state.entry(scope, task_id, &now)?.task())
+        Ok(state.entry(scope, task_id, &now)?.task(task_id))
     }
 
     async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
@@ -326,9 +356,11 @@ impl TaskStore for MemoryTaskStore {
         let now = Now::precise();
         let mut state = self.write();
         let entry = state.entry_mut(scope, task_id, &now)?;
+        // The check names the task; `apply` repeats it on the stored record, which has no id.
+        change.check(task_id, entry.record.task.status)?;
         change.apply(&mut entry.record, time::from_millis(now.ms()))?;
         entry.wake();
-        Ok(entry.task())
+        Ok(entry.task(task_id))
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
@@ -337,23 +369,33 @@ impl TaskStore for MemoryTaskStore {
         let start = match &page.cursor {
             Some(cursor) => {
                 let position = ListPosition::decode(cursor, scope)?;
-                Bound::Excluded(Key::new(position.created_at_ms, Arc::from(position.task_id)))
+                let id = Arc::from(position.task_id);
+                Bound::Excluded(Key::new(position.created_at_ms, id))
             }
             None => Bound::Unbounded,
         };
+        if *scope == Scope::All && self.read().all.is_none() {
+            let mut state = self.write();
+            if state.all.is_none() {
+                state.all = Some(state.tasks.values().map(Entry::key).collect());
+            }
+        }
         let state = self.read();
         let now = Now::lazy();
         let empty = BTreeSet::new();
         let index = match scope {
-            Scope::All => &state.order,
+            Scope::All => state.all.as_ref().unwrap_or(&empty),
             Scope::Owner(owner) => state.by_owner.get(owner.as_str()).unwrap_or(&empty),
         };
         let mut tasks: Vec<Task> = index
             .range((start, Bound::Unbounded))
-            .filter_map(|key| state.tasks.get(key.id()))
-            .filter(|entry| entry.visible(scope, &now))
+            .filter_map(|key| {
+                let id = key.id();
+                state.tasks.get(id).map(|entry| (id, entry))
+            })
+            .filter(|(_, entry)| entry.visible(scope, &now))
             .take(limit + 1)
-            .map(Entry::task)
+            .map(|(id, entry)| entry.task(id))
             .collect();
         let next_cursor = if tasks.len() > limit {
             tasks.truncate(limit);
@@ -395,9 +437,10 @@ impl TaskStore for MemoryTaskStore {
             notified.as_mut().enable();
             let expires_at = {
                 let state = self.read();
-                let task = &state.entry(scope, task_id, &Now::lazy())?.record.task;
+                let entry = state.entry(scope, task_id, &Now::lazy())?;
+                let task = &entry.record.task;
                 if task.last_updated_at > seen || task.is_terminal() {
-                    return Ok(task.clone());
+                    return Ok(entry.task(task_id));
                 }
                 task.expires_at()
             };
