@@ -189,6 +189,7 @@ impl Options {
             },
             budget: Duration::from_secs_f64(self.budget.unwrap_or(default_budget)),
             wake_rounds: if self.quick { 100 } else { 1_000 },
+            reps: if self.quick { 1 } else { 3 },
         }
     }
 
