@@ -74,6 +74,39 @@ pub fn keys_matching(url: &str, pattern: &str) -> Vec<String> {
     }
 }
 
+/// The pub/sub channel that wakes waiters of `task_id` in a store with `prefix`.
+pub fn channel_of(prefix: &str, task_id: &str) -> String {
+    let hex: String = task_id.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{{{prefix}}}:ch:{hex}")
+}
+
+/// How many connections of the Redis at `url` subscribe to `channel`; -1 if it does not answer.
+pub fn subscribers(url: &str, channel: &str) -> i64 {
+    let Ok(mut connection) = redis::Client::open(url)
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(1)))
+    else {
+        return -1;
+    };
+    redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query::<(String, i64)>(&mut connection)
+        .map_or(-1, |(_, count)| count)
+}
+
+/// Blocks (off the async workers) until `channel` on the Redis at `url` has `count`
+/// subscribers.
+pub async fn until_subscribers(url: &str, channel: &str, count: i64) {
+    let (url, channel) = (url.to_owned(), channel.to_owned());
+    tokio::task::spawn_blocking(move || {
+        eventually(&format!("{count} subscribers of {channel}"), || {
+            subscribers(&url, &channel) == count
+        })
+    })
+    .await
+    .expect("the subscriber probe");
+}
+
 /// Deletes every key matching `pattern`.
 pub fn delete_keys(url: &str, pattern: &str) -> redis::RedisResult<()> {
     let keys = keys_matching(url, pattern);
@@ -186,6 +219,16 @@ impl TaskStore for Scratch {
 /// The conformance suite's factory: a scratch store per case.
 pub async fn scratch_store(config: StoreConfig) -> Arc<dyn TaskStore> {
     Arc::new(Scratch::open(config).await)
+}
+
+/// Awaits `future`, failing the test if it takes longer than [`HANG`]. Waits under test run
+/// without a timeout of their own inside this guard, so a missed wake-up fails the test
+/// rather than ending the wait at its deadline.
+pub async fn within_hang<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(HANG, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("{what} hung for {HANG:?}"),
+    }
 }
 
 /// Polls `check` every 20 ms until it holds, failing the test after [`HANG`].
