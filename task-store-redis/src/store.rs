@@ -42,7 +42,7 @@ pub struct RedisTaskStore {
     keys: Keys,
     connection: ConnectionManager,
     subscriber: Subscriber,
-    /// [`CHANGEABLE`] as the update script takes it.
+    /// [`CHANGEABLE`] as the update script takes it: `,working,input_required,`.
     changeable: String,
 }
 
@@ -81,7 +81,7 @@ impl RedisTaskStore {
         let store = RedisTaskStore {
             keys: Keys::new(&options.key_prefix),
             subscriber: Subscriber::new(client, options.connect_timeout, options.response_timeout),
-            changeable: CHANGEABLE.map(TaskStatus::as_str).join(","),
+            changeable: format!(",{},", CHANGEABLE.map(TaskStatus::as_str).join(",")),
             connection,
             config,
             options,

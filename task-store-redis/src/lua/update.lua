@@ -3,7 +3,8 @@
 --
 -- KEYS: 1 task hash
 -- ARGV: 1 the caller's owner, or '' for trusted access, 2 wake-up channel,
---       3 statuses a task may change from (comma-separated), 4 new status or '',
+--       3 statuses a task may change from, each followed and preceded by a comma,
+--       4 new status or '',
 --       5 '1' to set the message, 6 the message, 7 outcome JSON or '',
 --       8 '1' to record a cancel request, 9 apply only if idle for at least this many ms, or ''
 -- Returns {'ok', status, message, createdMs, updatedMs, ttl, pollInterval}
@@ -15,13 +16,7 @@ if not status or (ARGV[1] ~= '' and f[2] ~= ARGV[1]) then
   return {'missing'}
 end
 
-local changeable = false
-for from in string.gmatch(ARGV[3], '[^,]+') do
-  if from == status then
-    changeable = true
-  end
-end
-if not changeable then
+if not string.find(ARGV[3], ',' .. status .. ',', 1, true) then
   return {'transition', status}
 end
 
