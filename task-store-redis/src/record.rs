@@ -67,10 +67,10 @@ fn json(value: &impl serde::Serialize) -> Result<String, TaskError> {
         .map_err(|e| TaskError::InvalidInput(format!("cannot encode as JSON: {e}")))
 }
 
-/// The text of a reply element; `None` for nil.
+/// The text of a reply element; `None` for nil (or a script's `false` under RESP3).
 pub(crate) fn text(value: &Value) -> Result<Option<&str>, TaskError> {
     match value {
-        Value::Nil => Ok(None),
+        Value::Nil | Value::Boolean(false) => Ok(None),
         Value::BulkString(bytes) => std::str::from_utf8(bytes)
             .map(Some)
             .map_err(|_| corrupt("a field is not UTF-8")),
