@@ -540,6 +540,69 @@ impl TaskStore for SqliteTaskStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::Synchronous;
+
+    async fn pragma(conn: &mut SqliteConnection, name: &'static str) -> String {
+        let row = sqlx::query(name).fetch_one(conn).await.unwrap();
+        match sqlx::Row::try_get::<i64, _>(&row, 0) {
+            Ok(number) => number.to_string(),
+            Err(_) => sqlx::Row::get::<String, _>(&row, 0),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_connection_gets_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?synchronous=full&busy_timeout_ms=1234&pool_size=3",
+            dir.path().join("t.db").display()
+        );
+        let store = SqliteTaskStore::open(&url, StoreConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(store.options().synchronous, Synchronous::Full);
+        // Hold every reader connection at once, so each is a distinct connection.
+        let mut held = vec![store.inner.writer.acquire().await.unwrap()];
+        for _ in 0..3 {
+            held.push(store.inner.reader.acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            assert_eq!(pragma(conn, "PRAGMA journal_mode").await, "wal");
+            assert_eq!(pragma(conn, "PRAGMA synchronous").await, "2", "FULL");
+            assert_eq!(pragma(conn, "PRAGMA busy_timeout").await, "1234");
+            assert_eq!(pragma(conn, "PRAGMA foreign_keys").await, "1");
+        }
+        drop(held);
+        let normal = format!("sqlite://{}", dir.path().join("n.db").display());
+        let store = SqliteTaskStore::open(&normal, StoreConfig::default())
+            .await
+            .unwrap();
+        let mut conn = store.inner.reader.acquire().await.unwrap();
+        assert_eq!(pragma(&mut conn, "PRAGMA synchronous").await, "1", "NORMAL");
+        assert_eq!(pragma(&mut conn, "PRAGMA busy_timeout").await, "5000");
+    }
+
+    #[tokio::test]
+    async fn a_memory_database_outlives_its_pool_connections() {
+        let store = SqliteTaskStore::open("sqlite::memory:", StoreConfig::default())
+            .await
+            .unwrap();
+        let task = store.create(NewTask::new()).await.unwrap();
+        // Without the keeper, closing the pool's only connection would drop the database.
+        store.inner.writer.close().await;
+        let mut conn = store.connect_options().connect().await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE task_id = ?1")
+            .bind(&task.task_id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+        // Two memory stores are separate databases.
+        let other = SqliteTaskStore::open("sqlite::memory:", StoreConfig::default())
+            .await
+            .unwrap();
+        assert!(other.get(&Scope::All, &task.task_id).await.is_err());
+    }
 
     #[tokio::test]
     async fn background_tasks_stop_when_the_store_is_dropped() {

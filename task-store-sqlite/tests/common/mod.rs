@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: stores in fresh temporary directories.
+//! Helpers shared by the integration tests: stores in fresh temporary directories, and child
+//! processes.
 #![allow(dead_code)]
+
+pub mod child;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
