@@ -7,6 +7,9 @@ use std::str::FromStr;
 use std::time::Duration;
 use task_core::TaskError;
 
+/// Bytes of write-ahead log kept after a checkpoint (64 MiB).
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
+
 /// When a commit reaches the disk (`PRAGMA synchronous`). Both survive a crash of the process;
 /// they differ on power loss or an operating-system crash.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -221,7 +224,10 @@ impl Location {
             Location::File(path) => SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal),
+                .journal_mode(SqliteJournalMode::Wal)
+                // Truncate the log after a checkpoint, so a burst of large outcomes does
+                // not leave a large file behind.
+                .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT),
             // A uniquely named shared-cache database, private to this store.
             Location::Memory => SqliteConnectOptions::from_str("sqlite::memory:")
                 .unwrap_or_default()

@@ -129,12 +129,14 @@ impl SqliteTaskStore {
         let reader = match location {
             Location::Memory => writer.clone(),
             Location::File(_) => {
-                let poller = wake::poll(connect.clone(), waiters.clone(), options.poll_interval);
+                // The writer made the file; later connections must not make a new, empty one.
+                let existing = connect.clone().create_if_missing(false);
+                let poller = wake::poll(existing.clone(), waiters.clone(), options.poll_interval);
                 background.push(tokio::spawn(poller).abort_handle());
                 SqlitePoolOptions::new()
                     .max_connections(options.pool_size)
                     .test_before_acquire(false)
-                    .connect_lazy_with(connect.clone())
+                    .connect_lazy_with(existing)
             }
         };
         if let Some(every) = options.sweep_interval {
@@ -571,6 +573,7 @@ mod tests {
             assert_eq!(pragma(conn, "PRAGMA synchronous").await, "2", "FULL");
             assert_eq!(pragma(conn, "PRAGMA busy_timeout").await, "1234");
             assert_eq!(pragma(conn, "PRAGMA foreign_keys").await, "1");
+            assert_eq!(pragma(conn, "PRAGMA journal_size_limit").await, "67108864");
         }
         drop(held);
         let normal = format!("sqlite://{}", dir.path().join("n.db").display());

@@ -14,6 +14,8 @@ use task_store_sqlite::SqliteTaskStore;
 
 const RACE_ROUNDS: usize = 200;
 const CREATES: usize = 100;
+/// Time for spawned waiters to start waiting before the other side writes.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
 /// The per-owner limit both processes enforce in the create race.
 const OWNER_LIMIT: u64 = 60;
 
@@ -111,9 +113,20 @@ async fn worker(store: &SqliteTaskStore) -> Result<(), TaskError> {
 /// Waits for the task the parent names to end.
 async fn waiter(store: &SqliteTaskStore) -> Result<(), TaskError> {
     let id = child::hear().unwrap_or_default();
-    let waited = store.wait_until_terminal(&Scope::All, &id, Some(HANG));
-    child::say("WAITING"); // the wait registers before it reads, so nothing can slip past
-    let task = waited.await?;
+    let waited = {
+        let store = store.clone();
+        // No timeout of its own: only a wake-up ends it, and the hang guard fails the test.
+        let wait = async move { store.wait_until_terminal(&Scope::All, &id, None).await };
+        tokio::spawn(tokio::time::timeout(HANG, wait))
+    };
+    // Let the wait start before the parent writes, so the poller is what must wake it. (Were
+    // it slower, the wait would just find the task finished: the test could not fail falsely.)
+    tokio::time::sleep(SETTLE).await;
+    child::say("WAITING");
+    let task = waited
+        .await
+        .map_err(|e| TaskError::InvalidInput(format!("the wait panicked: {e}")))?
+        .map_err(|_| TaskError::InvalidInput("the wait hung".into()))??;
     child::say(format!("WOKE {}", task.status));
     Ok(())
 }
@@ -250,26 +263,21 @@ async fn waiters_wake_on_writes_from_another_process() {
     let mut waiters = Vec::new();
     for _ in 0..4 {
         let (store, id, seen) = (store.clone(), task.task_id.clone(), task.last_updated_at);
-        waiters.push(tokio::spawn(async move {
-            store
-                .wait_for_update(&Scope::All, &id, seen, Some(HANG))
-                .await
-        }));
+        let wait = async move { store.wait_for_update(&Scope::All, &id, seen, None).await };
+        waiters.push(tokio::spawn(tokio::time::timeout(HANG, wait)));
     }
     let until_done = {
         let (store, id) = (store.clone(), task.task_id.clone());
-        tokio::spawn(async move {
-            store
-                .wait_until_terminal(&Scope::All, &id, Some(HANG))
-                .await
-        })
+        let wait = async move { store.wait_until_terminal(&Scope::All, &id, None).await };
+        tokio::spawn(tokio::time::timeout(HANG, wait))
     };
+    tokio::time::sleep(SETTLE).await;
     let mut worker = ChildProcess::spawn("worker", &path, &[]);
     worker.expect("READY");
     worker.send(&task.task_id);
     worker.expect("MESSAGE");
     for waiter in waiters {
-        let woke = waiter.await.unwrap().unwrap();
+        let woke = waiter.await.unwrap().expect("the waiter hung").unwrap();
         assert_eq!(
             woke.status_message.as_deref(),
             Some("half way"),
@@ -280,7 +288,7 @@ async fn waiters_wake_on_writes_from_another_process() {
     worker.send("FINISH");
     worker.expect("DONE");
     worker.finish();
-    let done = until_done.await.unwrap().unwrap();
+    let done = until_done.await.unwrap().expect("the waiter hung").unwrap();
     assert_eq!(
         done.status,
         TaskStatus::Completed,

@@ -169,12 +169,11 @@ async fn a_waiter_on_one_store_wakes_on_a_write_through_the_other() {
         let task = pair.first.store.create(NewTask::new()).await.unwrap();
         let waiter = {
             let (store, id) = (pair.first.store.clone(), task.task_id.clone());
-            tokio::spawn(async move {
-                store
-                    .wait_until_terminal(&Scope::All, &id, Some(HANG))
-                    .await
-            })
+            // No timeout of its own: only a wake-up ends it, and the hang guard fails the test.
+            let wait = async move { store.wait_until_terminal(&Scope::All, &id, None).await };
+            tokio::spawn(tokio::time::timeout(HANG, wait))
         };
+        tokio::time::sleep(Duration::from_millis(20)).await;
         pair.second
             .set_message(&Scope::All, &task.task_id, "half way")
             .await
@@ -183,7 +182,7 @@ async fn a_waiter_on_one_store_wakes_on_a_write_through_the_other() {
             .fail(&Scope::All, &task.task_id, "broke")
             .await
             .unwrap();
-        let done = waiter.await.unwrap().unwrap();
+        let done = waiter.await.unwrap().expect("the waiter hung").unwrap();
         assert_eq!(done.status, TaskStatus::Failed);
         assert_eq!(done.status_message.as_deref(), Some("broke"));
     }
