@@ -2,15 +2,8 @@
 //! between rows and [`TaskRecord`]s.
 //!
 //! Every read filters `expires_at IS NULL OR expires_at > :now`, so a task is invisible the
-//! moment it expires, swept or not. Query plans (checked by the tests below):
-//!
-//! | statement | plan |
-//! |---|---|
-//! | get, get_record, get_result, update, delete | `SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 (task_id=?)`: O(log n) |
-//! | list, every owner | `SEARCH tasks USING INDEX tasks_by_creation ((created_at,task_id)>(?,?))`, no sort |
-//! | list, one owner | `SEARCH tasks USING INDEX tasks_by_owner (owner=? AND (created_at,task_id)>(?,?))`, no sort |
-//! | per-owner limit | `SEARCH tasks USING INDEX tasks_by_owner (owner=?)`, stops at the limit |
-//! | purge, expired count | `SEARCH tasks USING COVERING INDEX tasks_by_expiry (expires_at<?)` |
+//! moment it expires, swept or not. The query plans are listed in the crate docs and checked by
+//! the tests below.
 
 use crate::error::bad_row;
 use serde_json::{Map, Value};
