@@ -2,7 +2,9 @@
 //!
 //! | feature | backend | URL |
 //! |---|---|---|
-//! | `memory` (default) | [`MemoryTaskStore`] | `memory://` |
+//! | `memory` (default) | `MemoryTaskStore` | `memory://` |
+//! | `sqlite` | `SqliteTaskStore` | `sqlite://path/to/tasks.db`, `sqlite::memory:` |
+//! | `redis` | `RedisTaskStore` | `redis://host:port/db?prefix=NAME` |
 //!
 //! [`open`] picks the backend from a URL and returns an `Arc<dyn TaskStore>`; [`StoreBuilder`]
 //! adds settings in code. Everything in `task_core` is re-exported here.
@@ -24,16 +26,54 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With `features = ["sqlite"]`, tasks survive restarts in one file, which several processes
+//! may share; SQLite settings such as `synchronous=full` go in the query too:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_store::TaskError> {
+//! # #[cfg(feature = "sqlite")] {
+//! # let dir = tempfile::tempdir().map_err(|e| task_store::TaskError::backend("doc", false, e))?;
+//! # let path = dir.path().join("tasks.db");
+//! let url = format!("sqlite://{}?synchronous=full&max_ttl=86400000", path.display());
+//! let store = task_store::open(&url).await?;
+//! let task = store.create(task_store::NewTask::new().with_ttl(u64::MAX)).await?;
+//! assert_eq!(task.ttl, Some(86_400_000));
+//! # }
+//! # Ok(()) }
+//! ```
+//!
+//! With `features = ["redis"]`, many server processes share one Redis; `prefix` keeps one
+//! application's tasks apart from another's:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_store::TaskError> {
+//! # #[cfg(feature = "redis")] {
+//! # let server = std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+//! # let prefix = format!("doc-{}", task_store::generate_task_id());
+//! let store = task_store::open(&format!("{server}/0?prefix={prefix}&default_ttl=60000")).await?;
+//! let task = store.create(task_store::NewTask::new()).await?;
+//! assert_eq!(task.ttl, Some(60_000));
+//! # store.delete(&task_store::Scope::All, &task.task_id).await?;
+//! # }
+//! # Ok(()) }
+//! ```
+//!
 //! A backend that is not compiled in is named in the error
 //! (`task-store = { version = "0.1", default-features = false }`):
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! # #[cfg(not(feature = "memory"))] {
-//! let error = task_store::open("memory://").await.unwrap_err();
-//! assert!(error.to_string().contains("enable the `memory` feature"));
-//! # }
+//! let compiled_in = [cfg!(feature = "memory"), cfg!(feature = "sqlite"), cfg!(feature = "redis")];
+//! let urls = ["memory://", "sqlite::memory:", "redis://127.0.0.1:6379"];
+//! for ((url, feature), compiled_in) in urls.iter().zip(["memory", "sqlite", "redis"]).zip(compiled_in) {
+//!     if !compiled_in {
+//!         let error = task_store::open(url).await.unwrap_err();
+//!         assert!(error.to_string().contains(&format!("enable the `{feature}` feature")));
+//!     }
+//! }
 //! # }
 //! ```
 #![warn(missing_docs)]
@@ -43,6 +83,10 @@ pub mod url;
 pub use task_core::*;
 #[cfg(feature = "memory")]
 pub use task_store_memory::{self as memory, MemoryTaskStore};
+#[cfg(feature = "redis")]
+pub use task_store_redis::{self as redis, RedisOptions, RedisTaskStore};
+#[cfg(feature = "sqlite")]
+pub use task_store_sqlite::{self as sqlite, SqliteOptions, SqliteTaskStore};
 
 use std::sync::Arc;
 use url::{Backend, StoreUrl};
@@ -104,6 +148,28 @@ impl StoreBuilder {
                 }
                 url.reject_unknown()?;
                 Ok(Arc::new(MemoryTaskStore::new(config)))
+            }
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => {
+                // The backend reads its own settings (synchronous, busy_timeout_ms, ...) from
+                // the query and rejects unknown ones.
+                let location = url.location_with_params();
+                Ok(Arc::new(SqliteTaskStore::open(&location, config).await?))
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis => {
+                let mut options = RedisOptions::default();
+                if let Some(prefix) = url.take("prefix") {
+                    options = options.with_key_prefix(prefix);
+                }
+                let mut location = url.location.clone();
+                if let Some(protocol) = url.take("protocol") {
+                    location = format!("{location}?protocol={protocol}");
+                }
+                url.reject_unknown()?;
+                Ok(Arc::new(
+                    RedisTaskStore::open_with(&location, config, options).await?,
+                ))
             }
             #[allow(unreachable_patterns)]
             backend => {
