@@ -23,6 +23,8 @@ use std::sync::Arc;
 use subjects::{BareMap, Ours, Pmcp, RawRedis, RawSqlite, Turul};
 use task_core::StoreConfig;
 use task_store_memory::MemoryTaskStore;
+use task_store_redis::{RedisOptions, RedisTaskStore};
+use task_store_sqlite::SqliteTaskStore;
 use workload::{Cell, Res, Subject};
 
 #[global_allocator]
@@ -149,6 +151,17 @@ impl Bench<'_> {
             ));
         }
         for size in self.options.sizes(family) {
+            if self.wants(Who::Ours) {
+                let path = dir.path().join(format!("ours-{size}.db"));
+                let store = match path.to_str() {
+                    Some(path) => SqliteTaskStore::open(path, StoreConfig::default())
+                        .await
+                        .map(Ours::new)
+                        .map_err(Into::into),
+                    None => Err("database path is not UTF-8".into()),
+                };
+                self.subject(family, size, Who::Ours, store).await;
+            }
             if self.wants(Who::Limit) {
                 let path = dir.path().join(format!("raw-{size}.db"));
                 self.subject(family, size, Who::Limit, RawSqlite::open(&path).await)
@@ -181,26 +194,33 @@ impl Bench<'_> {
                 .push(format!("Redis {version} on loopback, no persistence"));
         }
         for size in self.options.sizes(family) {
+            if self.wants(Who::Ours) {
+                let options = RedisOptions::default().with_key_prefix("bench-ours");
+                let store = RedisTaskStore::open_with(&url, StoreConfig::default(), options).await;
+                let pattern = store.as_ref().ok().map(RedisTaskStore::key_pattern);
+                let subject = store.map(Ours::new).map_err(Into::into);
+                self.subject(family, size, Who::Ours, subject).await;
+                if let Some(pattern) = pattern {
+                    self.clean_redis(&url, &pattern).await;
+                }
+            }
             if self.wants(Who::Limit) {
-                let prefix = "bench:raw:";
-                let subject = RawRedis::open(&url, prefix).await;
+                let subject = RawRedis::open(&url, "bench:raw:").await;
                 self.subject(family, size, Who::Limit, subject).await;
-                self.clean_redis(&url, prefix).await;
+                self.clean_redis(&url, "bench:raw:*").await;
             }
             if self.wants(Who::Pmcp) {
-                let prefix = "bench:pmcp";
-                let subject = Pmcp::redis(&url, prefix).await;
+                let subject = Pmcp::redis(&url, "bench:pmcp").await;
                 self.subject(family, size, Who::Pmcp, subject).await;
-                self.clean_redis(&url, prefix).await;
+                self.clean_redis(&url, "bench:pmcp:*").await;
             }
         }
     }
 
-    async fn clean_redis(&mut self, url: &str, prefix: &str) {
-        if let Err(e) = subjects::delete_prefix(url, prefix).await {
-            self.results
-                .notes
-                .push(format!("could not delete Redis keys under {prefix}: {e}"));
+    async fn clean_redis(&mut self, url: &str, pattern: &str) {
+        if let Err(e) = subjects::delete_keys(url, pattern).await {
+            let note = format!("could not delete Redis keys {pattern}: {e}");
+            self.results.notes.push(note);
         }
     }
 
@@ -382,7 +402,9 @@ fn crate_versions(root: &Path) -> String {
 
 async fn sqlite_version(dir: &Path) -> Option<String> {
     use sqlx::Connection;
-    let options = subjects::raw_sqlite_options(&dir.join("version.db"));
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("version.db"))
+        .create_if_missing(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&options).await.ok()?;
     let version: String = sqlx::query_scalar("SELECT sqlite_version()")
         .fetch_one(&mut conn)

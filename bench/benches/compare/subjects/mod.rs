@@ -10,6 +10,6 @@ mod turul;
 pub use bare_map::BareMap;
 pub use ours::Ours;
 pub use pmcp::Pmcp;
-pub use raw_redis::{RawRedis, delete_prefix};
-pub use raw_sqlite::{RawSqlite, options as raw_sqlite_options};
+pub use raw_redis::{RawRedis, delete_keys};
+pub use raw_sqlite::RawSqlite;
 pub use turul::Turul;

@@ -130,8 +130,9 @@ impl Subject for RawRedis {
     }
 }
 
-/// Deletes every key under `prefix`, so that each subject starts from an empty keyspace.
-pub async fn delete_prefix(url: &str, prefix: &str) -> Res<()> {
+/// Deletes every key matching the glob `pattern`, so that each subject starts from an empty
+/// keyspace.
+pub async fn delete_keys(url: &str, pattern: &str) -> Res<()> {
     let mut conn = redis::Client::open(url)?
         .get_multiplexed_async_connection()
         .await?;
@@ -140,7 +141,7 @@ pub async fn delete_prefix(url: &str, prefix: &str) -> Res<()> {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(format!("{prefix}*"))
+            .arg(pattern)
             .arg("COUNT")
             .arg(1_000)
             .query_async(&mut conn)

@@ -1,47 +1,54 @@
-//! The SQLite limit: raw sqlx single statements on a database file with the same settings as
-//! our SQLite store. A get is one primary-key `SELECT`; every transition is one
-//! `UPDATE … RETURNING`; a create is one `INSERT`; a page is one keyset `SELECT`.
+//! The SQLite limit: raw sqlx single statements on a database file with our SQLite store's
+//! schema, connection settings and pools (one writer connection, a pool of readers). A get is
+//! one primary-key `SELECT`; every transition one `UPDATE … RETURNING`; a create one `INSERT`;
+//! a page one keyset `SELECT`.
 
 use crate::workload::{Flip, OWNER, Op, PAGE_SIZE, Res, STATUS_MESSAGE, Subject, TTL_MS};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
-use std::time::Duration;
+use task_core::StoreConfig;
+use task_store_sqlite::SqliteTaskStore;
 
-const SCHEMA: &str = include_str!("raw_sqlite/schema.sql");
 const INSERT: &str = include_str!("raw_sqlite/insert.sql");
 const GET: &str = include_str!("raw_sqlite/get.sql");
 const TRANSITION: &str = include_str!("raw_sqlite/transition.sql");
 const PAGE: &str = include_str!("raw_sqlite/page.sql");
 const DELETE: &str = include_str!("raw_sqlite/delete.sql");
 
-/// Connection settings: those of our SQLite store.
-pub fn options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-}
-
-/// Connections in the pool: as many as our SQLite store opens.
-pub const POOL_SIZE: u32 = 4;
-
 pub struct RawSqlite {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
     result: String,
 }
 
 impl RawSqlite {
+    /// Lets our store create the file and its schema, then opens the same pools on it with the
+    /// same connection options.
     pub async fn open(path: &Path) -> Res<Self> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .connect_with(options(path))
+        let location = path.to_str().ok_or("database path is not UTF-8")?;
+        let store = SqliteTaskStore::open(location, StoreConfig::default()).await?;
+        let connect: SqliteConnectOptions = store.connect_options().clone();
+        let readers = store.options().pool_size;
+        store.close().await;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
+            .connect_with(connect.clone())
             .await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .test_before_acquire(false)
+            .connect_with(connect)
+            .await?;
         let result = serde_json::to_string(&crate::workload::one_kb_result())?;
-        Ok(RawSqlite { pool, result })
+        Ok(RawSqlite {
+            writer,
+            reader,
+            result,
+        })
     }
 
     async fn transition(
@@ -57,7 +64,7 @@ impl RawSqlite {
             .bind(message)
             .bind(outcome)
             .bind(now_ms())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?
             .ok_or("task not found or terminal")?;
         std::hint::black_box(decode(&row)?);
@@ -100,7 +107,7 @@ impl Subject for RawSqlite {
     }
 
     async fn fill(&self, n: usize) -> Res<Option<Vec<String>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
             let id = uuid::Uuid::new_v4().to_string();
@@ -124,7 +131,7 @@ impl Subject for RawSqlite {
             .bind(OWNER)
             .bind(now_ms())
             .bind(TTL_MS as i64)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(id)
     }
@@ -132,7 +139,7 @@ impl Subject for RawSqlite {
     async fn get(&self, id: &str) -> Res<()> {
         let row = sqlx::query(GET)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?
             .ok_or("task not found")?;
         std::hint::black_box(decode(&row)?);
@@ -167,7 +174,7 @@ impl Subject for RawSqlite {
             .bind(created)
             .bind(id)
             .bind(PAGE_SIZE as i64 + 1)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await?;
         let mut tasks = rows.iter().map(decode).collect::<Res<Vec<_>>>()?;
         let next = if tasks.len() > PAGE_SIZE {
@@ -180,7 +187,7 @@ impl Subject for RawSqlite {
     }
 
     async fn remove(&self, ids: &[String]) -> Res<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for id in ids {
             sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
         }
