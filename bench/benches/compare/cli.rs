@@ -47,13 +47,29 @@ pub struct Options {
     /// Where to write the markdown (default: BENCHMARKS.md for a full run).
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Measure nothing: render the report again from the measurements a run saved (every run
+    /// saves them next to its markdown, as `.json`).
+    #[arg(long)]
+    pub render: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     pub bench: bool,
 }
 
 /// A backend and everything measured next to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Family {
     Memory,
     Sqlite,
@@ -71,7 +87,19 @@ impl Family {
 }
 
 /// Who is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Who {
     Ours,
     Limit,

@@ -62,6 +62,14 @@ fn workspace_root() -> PathBuf {
 
 async fn run(options: Options) -> Res<()> {
     let root = workspace_root();
+    if let Some(saved) = &options.render {
+        let results: Results = serde_json::from_slice(&std::fs::read(saved)?)?;
+        let output = options
+            .output
+            .clone()
+            .unwrap_or_else(|| saved.with_extension("md"));
+        return write_report(&results, &output);
+    }
     let mut families = options.backends.clone();
     families.sort();
     families.dedup();
@@ -87,8 +95,6 @@ async fn run(options: Options) -> Res<()> {
             Family::Redis => bench.redis().await,
         }
     }
-    let text = report::render(&bench.results, METHOD);
-    println!("{text}");
     let output = options.output.clone().unwrap_or_else(|| {
         if options.is_full_run() {
             root.join("BENCHMARKS.md")
@@ -96,7 +102,20 @@ async fn run(options: Options) -> Res<()> {
             root.join("target/BENCHMARKS-quick.md")
         }
     });
-    std::fs::write(&output, text)?;
+    let saved = output.with_extension("json");
+    std::fs::write(&saved, serde_json::to_vec(&bench.results)?)?;
+    eprintln!("saved the measurements in {}", saved.display());
+    write_report(&bench.results, &output)
+}
+
+/// Prints the report and writes it to `output`, with the analysis in bench/ANALYSIS.md (read
+/// at run time, so that it can be revised and the report rendered again from saved figures).
+fn write_report(results: &Results, output: &Path) -> Res<()> {
+    let analysis =
+        std::fs::read_to_string(workspace_root().join("bench/ANALYSIS.md")).unwrap_or_default();
+    let text = report::render(results, &format!("{analysis}\n{METHOD}"));
+    println!("{text}");
+    std::fs::write(output, text)?;
     eprintln!("wrote {}", output.display());
     Ok(())
 }
@@ -285,9 +304,16 @@ impl Bench<'_> {
             started.elapsed()
         );
         let plan = self.options.plan(family);
+        let mut single = std::collections::HashMap::new();
         for &callers in &self.options.callers {
             for op in self.options.ops() {
-                let cell = workload::measure(&subject, &mut pool, op, callers, &plan).await;
+                let known = single.get(&op).copied();
+                let cell = workload::measure(&subject, &mut pool, op, callers, &plan, known).await;
+                if callers == 1
+                    && let Some(per_call) = cell.per_call(op)
+                {
+                    single.insert(op, per_call);
+                }
                 eprintln!(
                     "[{} {size}] {name} ×{callers} {}: {}",
                     family.title(),

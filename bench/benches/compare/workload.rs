@@ -21,7 +21,9 @@ pub const TTL_MS: u64 = 3_600_000;
 pub const OWNER: &str = "bench-session";
 
 /// What is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Op {
     Create,
     Get,
@@ -200,7 +202,7 @@ impl PlanCalls {
 }
 
 /// The outcome of one operation at one concurrency.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Cell {
     /// Calls (or, for listing, items) per second.
     Rate {
@@ -222,6 +224,17 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// Time per call (for listing, per page of [`PAGE_SIZE`] tasks), for rates.
+    pub fn per_call(&self, op: Op) -> Option<Duration> {
+        let per_item = 1.0 / self.rate()?;
+        let items = if op == Op::List {
+            PAGE_SIZE as f64
+        } else {
+            1.0
+        };
+        Some(Duration::from_secs_f64(per_item * items))
+    }
+
     /// Per second, for rates.
     pub fn rate(&self) -> Option<f64> {
         match self {
@@ -452,15 +465,31 @@ async fn create_many<S: Subject>(subject: &Arc<S>, n: usize) -> Res<Vec<String>>
 }
 
 /// Times one operation at one concurrency on a filled store, keeping the store at its size.
+///
+/// `single` is how long one call (for listing, one page) took at one caller, if measured: when
+/// `callers` such calls at once cannot fit in the time box on this machine's cores, the cell
+/// says so instead of overrunning it.
 pub async fn measure<S: Subject>(
     subject: &Arc<S>,
     pool: &mut Pool,
     op: Op,
     callers: usize,
     plan: &Plan,
+    single: Option<Duration>,
 ) -> Cell {
     if let Some(reason) = subject.unsupported(op) {
         return Cell::NotApplicable(reason.to_owned());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if let Some(single) = single
+        && callers > 1
+        && single.mul_f64(callers as f64 / cores as f64) > plan.budget * 2
+    {
+        let per = if op == Op::List { "page" } else { "call" };
+        return Cell::NotApplicable(format!(
+            "one {per} takes {:.1} s, {callers} at once overrun the time box",
+            single.as_secs_f64()
+        ));
     }
     if op == Op::Wake {
         return measure_wake(subject, pool, callers, plan)
@@ -479,6 +508,13 @@ pub async fn measure<S: Subject>(
             _ => measure_calls(subject, pool, op, callers, &share).await,
         };
         match outcome {
+            // Fewer than ten calls (or pages) in a share of the time box: another share would
+            // tell no more, only take longer.
+            Ok(Cell::Rate { count, .. })
+                if count < 10 * if op == Op::List { PAGE_SIZE } else { 1 } =>
+            {
+                return outcome.unwrap_or_else(|e| Cell::Failed(e.to_string()));
+            }
             Ok(cell) => cells.push(cell),
             Err(e) => return Cell::Failed(e.to_string()),
         }
@@ -624,7 +660,8 @@ async fn measure_list<S: Subject>(
 
 /// `callers` pairs of a waiter and an updater, each on its own task: the waiter reads the
 /// task's version and waits; the updater lets it park, then changes the status. Latency runs
-/// from the start of the update call to the waiter's return.
+/// from the moment the update call returns (the transition is committed) to the waiter's
+/// return; a waiter that returned first counts as zero.
 async fn measure_wake<S: Subject>(
     subject: &Arc<S>,
     pool: &mut Pool,
@@ -654,11 +691,11 @@ async fn measure_wake<S: Subject>(
                     })
                 };
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                let start = Instant::now();
                 subject.set_status(&id, flip).await?;
+                let committed = Instant::now();
                 flip = flip.other();
                 let woke = waiter.await??;
-                samples.push(woke.saturating_duration_since(start));
+                samples.push(woke.saturating_duration_since(committed));
             }
             Ok::<_, BoxError>((samples, flip))
         }));
