@@ -8,7 +8,8 @@ use std::time::Duration;
 /// Benchmarks our task stores side by side with their peers and the hardware's limits, prints a
 /// markdown table and writes it to BENCHMARKS.md.
 ///
-/// Run: `cargo bench -p bench` (full, about 15 minutes), or `cargo bench -p bench -- --quick`.
+/// Run: `cargo bench -p bench` (full, 15 to 20 minutes on two cores), or
+/// `cargo bench -p bench -- --quick`.
 #[derive(Parser, Debug)]
 #[command(name = "compare")]
 pub struct Options {

@@ -62,12 +62,14 @@ fn workspace_root() -> PathBuf {
 
 async fn run(options: Options) -> Res<()> {
     let root = workspace_root();
-    if let Some(saved) = &options.render {
-        let results: Results = serde_json::from_slice(&std::fs::read(saved)?)?;
+    // `cargo bench` runs the program in bench/; paths given to it are the workspace's.
+    let from_root = |path: &PathBuf| root.join(path);
+    if let Some(saved) = options.render.as_ref().map(from_root) {
+        let results: Results = serde_json::from_slice(&std::fs::read(&saved)?)?;
         let output = options
             .output
-            .clone()
-            .unwrap_or_else(|| saved.with_extension("md"));
+            .as_ref()
+            .map_or_else(|| saved.with_extension("md"), from_root);
         return write_report(&results, &output);
     }
     let mut families = options.backends.clone();
@@ -95,13 +97,16 @@ async fn run(options: Options) -> Res<()> {
             Family::Redis => bench.redis().await,
         }
     }
-    let output = options.output.clone().unwrap_or_else(|| {
-        if options.is_full_run() {
-            root.join("BENCHMARKS.md")
-        } else {
-            root.join("target/BENCHMARKS-quick.md")
-        }
-    });
+    let output = options.output.as_ref().map_or_else(
+        || {
+            if options.is_full_run() {
+                root.join("BENCHMARKS.md")
+            } else {
+                root.join("target/BENCHMARKS-quick.md")
+            }
+        },
+        from_root,
+    );
     let saved = output.with_extension("json");
     std::fs::write(&saved, serde_json::to_vec(&bench.results)?)?;
     eprintln!("saved the measurements in {}", saved.display());
