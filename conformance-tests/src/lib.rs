@@ -1,5 +1,6 @@
 //! The conformance suite for [`TaskStore`] implementations: lifecycle, transitions,
-//! cancellation races, outcomes, waiting, listing, ttl, owner isolation, limits and ids.
+//! cancellation races, outcomes, waiting, listing, ttl, owner isolation, limits, ids, a mixed
+//! load, and hostile input generated with proptest.
 //!
 //! Every backend in this workspace runs it, and so can yours, in a few lines:
 //!
@@ -256,6 +257,11 @@ macro_rules! conformance_suite {
             concurrent_message_updates,
             recover_stuck,
             mixed_load,
+            hostile_names,
+            hostile_cursors,
+            hostile_payloads,
+            hostile_payload_limit,
+            hostile_nesting,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

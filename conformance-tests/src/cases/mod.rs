@@ -9,6 +9,7 @@ use task_core::{
 
 mod cancellation;
 mod concurrency;
+mod hostile;
 mod ids;
 mod lifecycle;
 mod limits;
@@ -89,6 +90,11 @@ table![
     concurrency::concurrent_message_updates,
     concurrency::recover_stuck,
     load::mixed_load,
+    hostile::hostile_names,
+    hostile::hostile_cursors,
+    hostile::hostile_payloads,
+    hostile::hostile_payload_limit,
+    hostile::hostile_nesting,
 ];
 
 /// A JSON object from a `json!` literal.
