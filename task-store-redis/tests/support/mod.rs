@@ -216,9 +216,12 @@ impl TaskStore for Scratch {
     }
 }
 
-/// The conformance suite's factory: a scratch store per case.
+/// The conformance suite's factory: a scratch store per case. The suite stores 10 MB payloads,
+/// which a busy machine's Redis takes seconds to handle (stalling every other case's calls
+/// meanwhile), so replies may take longer than the default 2 s.
 pub async fn scratch_store(config: StoreConfig) -> Arc<dyn TaskStore> {
-    Arc::new(Scratch::open(config).await)
+    let options = options().with_response_timeout(Duration::from_secs(30));
+    Arc::new(Scratch::open_with(config, options).await)
 }
 
 /// Awaits `future`, failing the test if it takes longer than [`HANG`]. Waits under test run
