@@ -255,6 +255,7 @@ macro_rules! conformance_suite {
             concurrent_workers,
             concurrent_message_updates,
             recover_stuck,
+            mixed_load,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -146,6 +146,7 @@ async fn a_store_that_changes_terminal_tasks_is_caught() {
         "cancel_complete_race",
         "terminal_race",
         "cancel_is_sticky",
+        "mixed_load",
     ] {
         let result = verdict(Flaw::TerminalChanges, case).await;
         assert!(

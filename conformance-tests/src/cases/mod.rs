@@ -13,6 +13,7 @@ mod ids;
 mod lifecycle;
 mod limits;
 mod listing;
+mod load;
 mod outcomes;
 mod owners;
 mod transitions;
@@ -87,6 +88,7 @@ table![
     concurrency::concurrent_workers,
     concurrency::concurrent_message_updates,
     concurrency::recover_stuck,
+    load::mixed_load,
 ];
 
 /// A JSON object from a `json!` literal.

@@ -1,0 +1,130 @@
+//! `taskstore`: inspect and exercise any MCP task store from the command line.
+
+mod commands;
+mod demo;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use task_store::{Scope, TaskError, TaskStatus};
+
+/// The store used when neither `--store` nor `TASKSTORE_URL` is given.
+const DEFAULT_STORE: &str = "memory://";
+
+/// Inspect and exercise MCP task stores (memory, SQLite, Redis).
+#[derive(Debug, Parser)]
+#[command(name = "taskstore", version, about)]
+struct Cli {
+    /// Store URL: memory://, sqlite://PATH, sqlite::memory: or redis://HOST:PORT/DB?prefix=NAME.
+    #[arg(long, env = "TASKSTORE_URL", default_value = DEFAULT_STORE, global = true)]
+    store: String,
+    /// Act as this owner (session or principal); without it, every task is visible.
+    #[arg(long, global = true)]
+    owner: Option<String>,
+    /// Print JSON instead of tables, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run simulated tasks through create, progress and complete, fail or cancel.
+    Demo {
+        /// How many tasks to run.
+        #[arg(long, default_value_t = 1_000)]
+        tasks: usize,
+        /// How many run at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+    /// List tasks, page by page.
+    List {
+        /// Only tasks in this status.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<TaskStatus>,
+    },
+    /// Show one task.
+    Get {
+        /// The task id.
+        id: String,
+    },
+    /// Print a task's outcome: its result or its error.
+    Result {
+        /// The task id.
+        id: String,
+        /// Wait until the task is terminal instead of failing while it runs.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Cancel a task.
+    Cancel {
+        /// The task id.
+        id: String,
+    },
+    /// Print every change of a task until it is terminal.
+    Watch {
+        /// The task id.
+        id: String,
+    },
+    /// Delete expired tasks now.
+    Purge,
+    /// Count tasks by status.
+    Stats,
+}
+
+fn parse_status(text: &str) -> Result<TaskStatus, String> {
+    TaskStatus::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+/// What the exit code says happened.
+fn exit_code(error: &TaskError) -> u8 {
+    match error {
+        TaskError::NotFound { .. } => 3,
+        TaskError::InvalidInput(_)
+        | TaskError::InvalidCursor
+        | TaskError::InvalidTransition { .. }
+        | TaskError::AlreadyExists { .. } => 2,
+        TaskError::Backend { .. } => 4,
+        _ => 1,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("taskstore: {}", output::one_line(&error));
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), TaskError> {
+    let store = task_store::open(&cli.store).await?;
+    let scope = match cli.owner {
+        Some(owner) => Scope::Owner(owner),
+        None => Scope::All,
+    };
+    let out = output::Output { json: cli.json };
+    match cli.command {
+        Command::Demo { tasks, concurrency } => {
+            demo::run(store, &cli.store, &out, tasks, concurrency).await
+        }
+        Command::List { status } => commands::list(store.as_ref(), &scope, status, &out).await,
+        Command::Get { id } => commands::get(store.as_ref(), &scope, &id, &out).await,
+        Command::Result { id, wait } => {
+            commands::result(store.as_ref(), &scope, &id, wait, &out).await
+        }
+        Command::Cancel { id } => commands::cancel(store.as_ref(), &scope, &id, &out).await,
+        Command::Watch { id } => commands::watch(store.as_ref(), &scope, &id, &out).await,
+        Command::Purge => commands::purge(store.as_ref(), &out).await,
+        Command::Stats => commands::stats(store.as_ref(), &scope, &out).await,
+    }
+}
