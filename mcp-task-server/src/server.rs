@@ -69,12 +69,7 @@ impl Server {
 
     /// Answers one request, then starts watching the task it created, if any: the status
     /// notifications of a task never precede its `CreateTaskResult`.
-    pub async fn handle_request(
-        self: &Arc<Self>,
-        id: Value,
-        method: String,
-        params: Option<Value>,
-    ) {
+    pub async fn handle_request(&self, id: Value, method: String, params: Option<Value>) {
         let (outcome, created) = match self.dispatch(&method, params).await {
             Ok(Reply::Result(result)) => (Ok(result), None),
             Ok(Reply::TaskCreated { result, task }) => (Ok(result), Some(task)),
@@ -108,11 +103,7 @@ impl Server {
         lock(&self.background).abort_all();
     }
 
-    async fn dispatch(
-        self: &Arc<Self>,
-        method: &str,
-        params: Option<Value>,
-    ) -> Result<Reply, ErrorData> {
+    async fn dispatch(&self, method: &str, params: Option<Value>) -> Result<Reply, ErrorData> {
         let result = match method {
             "initialize" => initialize(params)?,
             "ping" => json!({}),
@@ -133,7 +124,7 @@ impl Server {
         Ok(Reply::Result(result))
     }
 
-    async fn call_tool(self: &Arc<Self>, params: Option<Value>) -> Result<Reply, ErrorData> {
+    async fn call_tool(&self, params: Option<Value>) -> Result<Reply, ErrorData> {
         let call: CallToolParams = parse(params)?;
         let tool = Tool::find(&call.name).ok_or_else(|| {
             ErrorData::new(INVALID_PARAMS, format!("Unknown tool: {}", call.name))
