@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test in the workspace. Makes sure what the tests need is there first:
-# - a Redis server at $REDIS_URL (default redis://127.0.0.1:6379), started, and installed from the
-#   distribution's packages, if missing;
+# - redis-server, installed from the distribution's packages if missing, and a Redis server
+#   answering at $REDIS_URL (default redis://127.0.0.1:6379), started if none does;
 # - the official MCP Python SDK client (pip mcp==1.30.0) in a virtualenv at .venv, exported as
 #   $MCP_PYTHON for the interoperability test.
 set -euo pipefail
@@ -18,17 +18,22 @@ redis_answers() {
     timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port && printf 'PING\r\n' >&3 && read -r reply <&3 && [[ \$reply == +PONG* ]]" 2>/dev/null
 }
 
+install_redis_server() {
+    command -v redis-server >/dev/null && return
+    echo "redis: installing redis-server from the distribution's packages"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+}
+
 ensure_redis() {
+    # The Redis fault tests start and stop redis-server processes of their own, so the binary
+    # is needed even when a server already answers.
+    install_redis_server
     if redis_answers; then
         echo "redis: answering at $REDIS_URL"
         return
-    fi
-    if ! command -v redis-server >/dev/null; then
-        echo "redis: installing redis-server from the distribution's packages"
-        local sudo=""
-        [ "$(id -u)" -ne 0 ] && sudo="sudo"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
     fi
     local port="${REDIS_URL##*:}"
     port="${port%%/*}"

@@ -2,7 +2,8 @@
 //!
 //! | feature | backend | URL |
 //! |---|---|---|
-//! | `memory` (default) | [`MemoryTaskStore`] | `memory://` |
+//! | `memory` (default) | `MemoryTaskStore` | `memory://` |
+//! | `redis` | `RedisTaskStore` | `redis://host:port/db?prefix=NAME` |
 //!
 //! [`open`] picks the backend from a URL and returns an `Arc<dyn TaskStore>`; [`StoreBuilder`]
 //! adds settings in code. Everything in `task_core` is re-exported here.
@@ -20,6 +21,23 @@
 //! assert_eq!(task.ttl, Some(3_600_000));
 //! let done = store.cancel(&Scope::owner("session-1"), &task.task_id).await?;
 //! assert!(done.is_terminal());
+//! # }
+//! # Ok(()) }
+//! ```
+//!
+//! With `features = ["redis"]`, many server processes share one Redis; `prefix` keeps one
+//! application's tasks apart from another's:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_store::TaskError> {
+//! # #[cfg(feature = "redis")] {
+//! # let server = std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+//! # let prefix = format!("doc-{}", task_store::generate_task_id());
+//! let store = task_store::open(&format!("{server}/0?prefix={prefix}&default_ttl=60000")).await?;
+//! let task = store.create(task_store::NewTask::new()).await?;
+//! assert_eq!(task.ttl, Some(60_000));
+//! # store.delete(&task_store::Scope::All, &task.task_id).await?;
 //! # }
 //! # Ok(()) }
 //! ```
@@ -43,6 +61,8 @@ pub mod url;
 pub use task_core::*;
 #[cfg(feature = "memory")]
 pub use task_store_memory::{self as memory, MemoryTaskStore};
+#[cfg(feature = "redis")]
+pub use task_store_redis::{self as redis, RedisOptions, RedisTaskStore};
 
 use std::sync::Arc;
 use url::{Backend, StoreUrl};
@@ -104,6 +124,21 @@ impl StoreBuilder {
                 }
                 url.reject_unknown()?;
                 Ok(Arc::new(MemoryTaskStore::new(config)))
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis => {
+                let mut options = RedisOptions::default();
+                if let Some(prefix) = url.take("prefix") {
+                    options = options.with_key_prefix(prefix);
+                }
+                let mut location = url.location.clone();
+                if let Some(protocol) = url.take("protocol") {
+                    location = format!("{location}?protocol={protocol}");
+                }
+                url.reject_unknown()?;
+                Ok(Arc::new(
+                    RedisTaskStore::open_with(&location, config, options).await?,
+                ))
             }
             #[allow(unreachable_patterns)]
             backend => {

@@ -1,0 +1,55 @@
+-- Applies one change as a compare-and-set against the status machine, stamps lastUpdatedAt
+-- as max(now, previous + 1), and wakes the task's waiters.
+--
+-- KEYS: 1 task hash
+-- ARGV: 1 the caller's owner, or '' for trusted access, 2 wake-up channel,
+--       3 statuses a task may change from, each followed and preceded by a comma,
+--       4 new status or '',
+--       5 '1' to set the message, 6 the message, 7 outcome JSON or '',
+--       8 '1' to record a cancel request, 9 apply only if idle for at least this many ms, or ''
+-- Returns {'ok', status, message, createdMs, updatedMs, ttl, pollInterval}
+--       | {'missing'} | {'transition', status} | {'fresh'}
+
+local f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi')
+local status = f[1]
+if not status or (ARGV[1] ~= '' and f[2] ~= ARGV[1]) then
+  return {'missing'}
+end
+
+if not string.find(ARGV[3], ',' .. status .. ',', 1, true) then
+  return {'transition', status}
+end
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local previous = tonumber(f[3])
+local idle = tonumber(ARGV[9])
+if idle and previous >= now - idle then
+  return {'fresh'}
+end
+
+local stamp = string.format('%d', math.max(now, previous + 1))
+local fields = {'u', stamp}
+if ARGV[4] ~= '' then
+  status = ARGV[4]
+  fields[#fields + 1] = 'st'
+  fields[#fields + 1] = status
+end
+local message = f[4]
+if ARGV[5] == '1' then
+  message = ARGV[6]
+  fields[#fields + 1] = 'msg'
+  fields[#fields + 1] = message
+end
+if ARGV[7] ~= '' then
+  fields[#fields + 1] = 'out'
+  fields[#fields + 1] = ARGV[7]
+end
+if ARGV[8] == '1' then
+  fields[#fields + 1] = 'cx'
+  fields[#fields + 1] = '1'
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PUBLISH', ARGV[2], stamp)
+
+return {'ok', status, message, f[5], stamp, f[6], f[7]}

@@ -1,0 +1,154 @@
+//! [`RedisOptions`]: the key prefix, the waiters' polling fallback and the timeouts.
+
+use crate::keys;
+use std::time::Duration;
+use task_core::TaskError;
+
+/// The URL query parameter [`RedisOptions::from_url`] reads the key prefix from.
+pub const PREFIX_PARAM: &str = "prefix";
+
+/// Longest pause between two reconnect attempts of one call.
+pub(crate) const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// How a [`crate::RedisTaskStore`] uses Redis. The defaults suit a Redis on the same network.
+///
+/// ```
+/// use std::time::Duration;
+/// use task_store_redis::RedisOptions;
+///
+/// let options = RedisOptions::default()
+///     .with_key_prefix("billing-tasks")
+///     .with_poll_interval(Duration::from_secs(5));
+/// assert_eq!(options.key_prefix, "billing-tasks");
+/// let from_url = RedisOptions::from_url("redis://127.0.0.1:6379/0?prefix=app%3Av2")?;
+/// assert_eq!(from_url.key_prefix, "app:v2");
+/// # Ok::<(), task_core::TaskError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// Every key starts with the hash tag `{key_prefix}`, so stores with different prefixes
+    /// share a Redis without meeting, and each store sits in one cluster slot. 1 to 64 ASCII
+    /// letters, digits or `-_.:/`. Default `mcp-tasks`.
+    pub key_prefix: String,
+    /// How often a waiter re-reads its task when no wake-up arrives: a lost pub/sub message
+    /// delays a waiter by at most this much. Default 2 s.
+    pub poll_interval: Duration,
+    /// Longest wait to open one connection. Default 1 s.
+    pub connect_timeout: Duration,
+    /// Longest wait for one reply. Default 2 s.
+    pub response_timeout: Duration,
+    /// Connection attempts a call makes again after the first fails, while Redis is away,
+    /// before it gives up with a retryable error. Default 2.
+    pub reconnect_retries: usize,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            key_prefix: "mcp-tasks".to_owned(),
+            poll_interval: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(2),
+            reconnect_retries: 2,
+        }
+    }
+}
+
+impl RedisOptions {
+    /// The defaults, with the key prefix taken from the URL's `prefix` query parameter when
+    /// it has one (`redis://host:6379/0?prefix=my-app`).
+    pub fn from_url(url: &str) -> Result<Self, TaskError> {
+        let parsed = redis::parse_redis_url(url)
+            .ok_or_else(|| TaskError::InvalidInput(format!("not a Redis URL: {url:?}")))?;
+        let mut options = RedisOptions::default();
+        if let Some((_, prefix)) = parsed.query_pairs().find(|(name, _)| name == PREFIX_PARAM) {
+            options.key_prefix = prefix.into_owned();
+        }
+        options.validate()?;
+        Ok(options)
+    }
+
+    /// Sets [`RedisOptions::key_prefix`].
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Sets [`RedisOptions::poll_interval`].
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets [`RedisOptions::connect_timeout`].
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`RedisOptions::response_timeout`].
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// Sets [`RedisOptions::reconnect_retries`].
+    pub fn with_reconnect_retries(mut self, retries: usize) -> Self {
+        self.reconnect_retries = retries;
+        self
+    }
+
+    /// Checks the prefix, and that every duration is positive.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        keys::validate_prefix(&self.key_prefix)?;
+        for (name, value) in [
+            ("poll_interval", self.poll_interval),
+            ("connect_timeout", self.connect_timeout),
+            ("response_timeout", self.response_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(TaskError::InvalidInput(format!("{name} must be positive")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The most one call can take while Redis is unreachable or silent: every connection
+    /// attempt, the pauses between them, and a script call with its NOSCRIPT fallback (three
+    /// replies). Calls are cut off there even if the driver would wait longer.
+    pub fn call_deadline(&self) -> Duration {
+        let attempts = u32::try_from(self.reconnect_retries.saturating_add(1)).unwrap_or(u32::MAX);
+        self.connect_timeout
+            .saturating_mul(attempts)
+            .saturating_add(MAX_RECONNECT_DELAY.saturating_mul(attempts - 1))
+            .saturating_add(self.response_timeout.saturating_mul(3))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_prefix_is_read_and_checked() {
+        let plain = RedisOptions::from_url("redis://127.0.0.1:6379").unwrap();
+        assert_eq!(plain, RedisOptions::default());
+        let named = RedisOptions::from_url("redis://h:1/2?protocol=resp2&prefix=a%2Fb").unwrap();
+        assert_eq!(named.key_prefix, "a/b");
+        assert!(RedisOptions::from_url("redis://h/?prefix=%7Bx%7D").is_err());
+        assert!(RedisOptions::from_url("http://h/").is_err());
+        assert!(RedisOptions::from_url("not a url").is_err());
+    }
+
+    #[test]
+    fn durations_must_be_positive_and_bound_a_call() {
+        let zero = RedisOptions::default().with_poll_interval(Duration::ZERO);
+        assert!(zero.validate().is_err());
+        let options = RedisOptions::default()
+            .with_connect_timeout(Duration::from_secs(1))
+            .with_response_timeout(Duration::from_secs(2))
+            .with_reconnect_retries(2);
+        assert_eq!(options.call_deadline(), Duration::from_secs(3 + 2 + 6));
+    }
+}

@@ -1,0 +1,43 @@
+//! The Lua scripts that make every multi-key or read-then-write change atomic. Each is loaded
+//! once when a store opens and invoked by EVALSHA; after a Redis restart flushed the script
+//! cache, the driver answers NOSCRIPT by loading the script again and retrying.
+
+use crate::error::corrupt;
+use crate::record::text;
+use redis::{Script, Value};
+use std::sync::LazyLock;
+use task_core::TaskError;
+
+/// Creates a task with its index entries and expiry (`lua/create.lua`).
+pub(crate) static CREATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/create.lua")));
+
+/// Applies one change as a compare-and-set and publishes it (`lua/update.lua`).
+pub(crate) static UPDATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/update.lua")));
+
+/// Deletes a task with its index entries (`lua/delete.lua`).
+pub(crate) static DELETE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/delete.lua")));
+
+/// Removes index entries of expired tasks (`lua/prune.lua`).
+pub(crate) static PRUNE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/prune.lua")));
+
+/// Every script, for loading them when a store opens.
+pub(crate) fn all() -> [&'static Script; 4] {
+    [&CREATE, &UPDATE, &DELETE, &PRUNE]
+}
+
+/// A script's `{tag, values...}` reply.
+pub(crate) fn tagged(reply: Value) -> Result<(String, Vec<Value>), TaskError> {
+    let Value::Array(mut items) = reply else {
+        return Err(corrupt(format!("unexpected script reply {reply:?}")));
+    };
+    if items.is_empty() {
+        return Err(corrupt("empty script reply"));
+    }
+    let rest = items.split_off(1);
+    let tag = text(&items[0])?.unwrap_or_default().to_owned();
+    Ok((tag, rest))
+}

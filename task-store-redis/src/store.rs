@@ -1,0 +1,612 @@
+//! [`RedisTaskStore`]: the [`TaskStore`] implementation.
+
+use crate::error::{self, corrupt};
+use crate::keys::{Keys, Member};
+use crate::options::{MAX_RECONNECT_DELAY, RedisOptions};
+use crate::record::{self, TASK_FIELDS};
+use crate::scripts;
+use crate::subscriber::Subscriber;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, RedisResult, Script, Value, cmd};
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+use task_core::status::CHANGEABLE;
+use task_core::{
+    Capabilities, LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task,
+    TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
+    create_task_state, time, validate,
+};
+use tokio::time::{Instant, sleep_until, timeout};
+
+/// Index entries read per round trip by purge and recovery.
+const SCAN_BATCH: usize = 500;
+/// Stale index entries collected by a listing before it prunes them.
+const PRUNE_BATCH: usize = 500;
+/// Shortest pause of a waiter whose task should have expired by the local clock but has not
+/// by Redis's: keeps a clock skew from turning into a busy loop.
+const EXPIRY_RECHECK: Duration = Duration::from_millis(20);
+
+/// A [`TaskStore`] kept in Redis, shared by any number of processes.
+///
+/// Open it with [`RedisTaskStore::open`] (defaults, and the key prefix from the URL's
+/// `prefix` parameter) or [`RedisTaskStore::open_with`]. All callers share one multiplexed,
+/// self-reconnecting connection, and all waiters one pub/sub connection. The store must be
+/// used inside the tokio runtime that opened it.
+#[derive(Debug)]
+pub struct RedisTaskStore {
+    config: StoreConfig,
+    options: RedisOptions,
+    keys: Keys,
+    connection: ConnectionManager,
+    subscriber: Subscriber,
+    /// [`CHANGEABLE`] as the update script takes it: `,working,input_required,`.
+    changeable: String,
+}
+
+impl RedisTaskStore {
+    /// Opens a store at `url` (`redis://[user:password@]host[:port][/db][?prefix=...]`) with
+    /// default [`RedisOptions`], the key prefix taken from the URL when it names one.
+    pub async fn open(url: &str, config: StoreConfig) -> Result<Self, TaskError> {
+        let options = RedisOptions::from_url(url)?;
+        RedisTaskStore::open_with(url, config, options).await
+    }
+
+    /// Opens a store at `url` with explicit options. Connects and loads the Lua scripts, so a
+    /// Redis that cannot be reached gives a retryable [`TaskError::Backend`] here.
+    pub async fn open_with(
+        url: &str,
+        config: StoreConfig,
+        options: RedisOptions,
+    ) -> Result<Self, TaskError> {
+        options.validate()?;
+        let client = redis::Client::open(url)
+            .map_err(|e| TaskError::InvalidInput(format!("invalid Redis URL {url:?}: {e}")))?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.response_timeout))
+            .set_number_of_retries(options.reconnect_retries)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(MAX_RECONNECT_DELAY);
+        let deadline = options.call_deadline();
+        let connection = timeout(
+            deadline,
+            ConnectionManager::new_with_config(client.clone(), manager),
+        )
+        .await
+        .map_err(|_| error::timed_out(deadline))?
+        .map_err(error::backend)?;
+        let store = RedisTaskStore {
+            keys: Keys::new(&options.key_prefix),
+            subscriber: Subscriber::new(client, options.connect_timeout, options.response_timeout),
+            changeable: format!(",{},", CHANGEABLE.map(TaskStatus::as_str).join(",")),
+            connection,
+            config,
+            options,
+        };
+        store.load_scripts().await?;
+        Ok(store)
+    }
+
+    /// The options the store runs with.
+    pub fn options(&self) -> &RedisOptions {
+        &self.options
+    }
+
+    /// The glob pattern that matches every key of this store and no other key.
+    pub fn key_pattern(&self) -> String {
+        self.keys.pattern()
+    }
+
+    async fn load_scripts(&self) -> Result<(), TaskError> {
+        let loads = scripts::all().map(|script| {
+            self.call(move |mut connection| async move { script.load_async(&mut connection).await })
+        });
+        futures_util::future::try_join_all(loads).await?;
+        Ok(())
+    }
+
+    /// Runs one call against Redis, bounded by [`RedisOptions::call_deadline`]. A refused
+    /// connection never carried the command, so it is tried once more: that attempt waits
+    /// for the reconnection the driver has just started.
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T, TaskError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let deadline = self.options.call_deadline();
+        let mut retried = false;
+        loop {
+            match timeout(deadline, op(self.connection.clone())).await {
+                Err(_) => return Err(error::timed_out(deadline)),
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) if e.is_connection_refusal() && !retried => retried = true,
+                Ok(Err(e)) => return Err(error::backend(e)),
+            }
+        }
+    }
+
+    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, TaskError> {
+        self.call(|mut connection| async move { command.query_async(&mut connection).await })
+            .await
+    }
+
+    async fn invoke(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[&[u8]],
+    ) -> Result<Value, TaskError> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(key);
+        }
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let invocation = &invocation;
+        self.call(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+            .await
+    }
+
+    /// Runs update.lua: the change applies only if the task is visible to `scope`, its status
+    /// is changeable and (with `idle_ms`) it has been idle that long. `None` when it was not idle.
+    async fn apply(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: &TaskChange,
+        idle_ms: Option<u64>,
+    ) -> Result<Option<Task>, TaskError> {
+        let outcome = change
+            .outcome
+            .as_ref()
+            .map(record::outcome_json)
+            .transpose()?
+            .unwrap_or_default();
+        let idle = idle_ms.map(|ms| ms.to_string()).unwrap_or_default();
+        let message = change.status_message.as_deref().unwrap_or_default();
+        let keys = [self.keys.task(task_id)];
+        let channel = self.keys.channel(task_id);
+        let args: [&[u8]; 9] = [
+            scope.owner_name().unwrap_or_default().as_bytes(),
+            channel.as_bytes(),
+            self.changeable.as_bytes(),
+            change
+                .status
+                .map(TaskStatus::as_str)
+                .unwrap_or_default()
+                .as_bytes(),
+            if change.status_message.is_some() {
+                b"1"
+            } else {
+                b"0"
+            },
+            message.as_bytes(),
+            outcome.as_bytes(),
+            if change.cancel_requested { b"1" } else { b"0" },
+            idle.as_bytes(),
+        ];
+        let (tag, values) = scripts::tagged(self.invoke(&scripts::UPDATE, &keys, &args).await?)?;
+        match tag.as_str() {
+            "ok" => Ok(Some(record::task(task_id, &values)?)),
+            "missing" => Err(TaskError::not_found(task_id)),
+            "fresh" => Ok(None),
+            "transition" => {
+                let from = values
+                    .first()
+                    .map(record::text)
+                    .transpose()?
+                    .flatten()
+                    .and_then(TaskStatus::parse)
+                    .ok_or_else(|| corrupt("transition reply without a status"))?;
+                Err(TaskError::InvalidTransition {
+                    task_id: task_id.to_owned(),
+                    from,
+                    to: change.target(from),
+                })
+            }
+            other => Err(corrupt(format!("update script answered {other:?}"))),
+        }
+    }
+
+    /// Runs prune.lua over index members, which re-checks each; returns how many tasks left
+    /// the index and how many members were still live.
+    async fn prune(&self, members: &[Vec<u8>]) -> Result<(u64, usize), TaskError> {
+        let mut keys = vec![self.keys.all(), self.keys.expiry()];
+        let mut args: Vec<&[u8]> = Vec::with_capacity(members.len());
+        for bytes in members {
+            // Members this crate did not write cannot name their keys: leave them.
+            let Some(member) = Member::decode(bytes) else {
+                continue;
+            };
+            keys.push(self.keys.task(&member.task_id));
+            match &member.owner {
+                Some(owner) => {
+                    keys.push(self.keys.owner_index(owner));
+                    keys.push(self.keys.owner_expiry(owner));
+                }
+                None => {
+                    keys.push(self.keys.all());
+                    keys.push(self.keys.expiry());
+                }
+            }
+            args.push(bytes);
+        }
+        if args.is_empty() {
+            return Ok((0, members.len()));
+        }
+        let (tag, values) = scripts::tagged(self.invoke(&scripts::PRUNE, &keys, &args).await?)?;
+        let removed: Option<u64> = values.first().map(record::number).transpose()?.flatten();
+        let kept: Option<usize> = values.get(1).map(record::number).transpose()?.flatten();
+        match (tag.as_str(), removed, kept) {
+            ("ok", Some(removed), Some(kept)) => Ok((removed, kept + members.len() - args.len())),
+            _ => Err(corrupt(format!("prune script answered {tag:?}"))),
+        }
+    }
+
+    /// Redis's clock, in ms since the epoch: the clock the scripts stamp tasks with.
+    async fn server_now_ms(&self) -> Result<i64, TaskError> {
+        let (seconds, micros): (i64, i64) = self.query(&cmd("TIME")).await?;
+        Ok(seconds.saturating_mul(1_000).saturating_add(micros / 1_000))
+    }
+
+    /// Reads the tasks of index members in one round trip: for each, the task when the member
+    /// names it exactly and `scope` may see it, `None` for a stale member.
+    async fn resolve(
+        &self,
+        scope: &Scope,
+        members: &[Member],
+    ) -> Result<Vec<Option<Task>>, TaskError> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for member in members {
+            pipe.cmd("HMGET")
+                .arg(self.keys.task(&member.task_id))
+                .arg(&TASK_FIELDS[..]);
+        }
+        let pipe = &pipe;
+        let rows: Vec<Vec<Value>> = self
+            .call(|mut connection| async move { pipe.query_async(&mut connection).await })
+            .await?;
+        members
+            .iter()
+            .zip(rows)
+            .map(|(member, row)| {
+                let Some((task, owner)) = record::visible_task(&member.task_id, scope, &row)?
+                else {
+                    return Ok(None);
+                };
+                let id = row.get(7).map(record::text).transpose()?.flatten();
+                let exact = id == Some(member.task_id.as_str())
+                    && owner == member.owner
+                    && task.created_at.timestamp_millis() == member.created_ms;
+                Ok(exact.then_some(task))
+            })
+            .collect()
+    }
+}
+
+fn number_arg(value: Option<u64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+#[async_trait]
+impl TaskStore for RedisTaskStore {
+    fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
+        let record = create_task_state(new, &self.config)?;
+        let task_id = record.task.task_id.as_str();
+        let owner = record.owner.as_deref();
+        let keys = self.keys.task_and_indexes(task_id, owner);
+        let head = [
+            number_arg(record.task.ttl),
+            number_arg(self.config.max_tasks),
+            number_arg(self.config.max_tasks_per_owner),
+            Member::tail(task_id, owner),
+        ];
+        let fields = record::fields(&record)?;
+        let mut args: Vec<&[u8]> = head.iter().map(|a| a.as_bytes()).collect();
+        for (name, value) in &fields {
+            args.push(name.as_bytes());
+            args.push(value.as_bytes());
+        }
+        let (tag, values) = scripts::tagged(self.invoke(&scripts::CREATE, &keys, &args).await?)?;
+        match tag.as_str() {
+            "ok" => {
+                let created = values.first().map(record::number).transpose()?.flatten();
+                let created = created.ok_or_else(|| corrupt("create reply without a time"))?;
+                let mut task = record.task;
+                task.created_at = time::from_millis(created);
+                task.last_updated_at = task.created_at;
+                Ok(task)
+            }
+            "exists" => Err(TaskError::AlreadyExists {
+                task_id: task_id.to_owned(),
+            }),
+            "limit_total" => Err(TaskError::LimitExceeded {
+                kind: LimitKind::Total,
+                max: self.config.max_tasks.unwrap_or_default(),
+            }),
+            "limit_owner" => Err(TaskError::LimitExceeded {
+                kind: LimitKind::PerOwner,
+                max: self.config.max_tasks_per_owner.unwrap_or_default(),
+            }),
+            other => Err(corrupt(format!("create script answered {other:?}"))),
+        }
+    }
+
+    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        validate::access(scope, task_id)?;
+        let mut command = cmd("HMGET");
+        command.arg(self.keys.task(task_id)).arg(&TASK_FIELDS[..]);
+        let row: Vec<Value> = self.query(&command).await?;
+        record::visible_task(task_id, scope, &row)?
+            .map(|(task, _)| task)
+            .ok_or_else(|| TaskError::not_found(task_id))
+    }
+
+    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        validate::access(scope, task_id)?;
+        let mut command = cmd("HGETALL");
+        command.arg(self.keys.task(task_id));
+        let fields: HashMap<String, String> = self.query(&command).await?;
+        record::record(task_id, fields)?
+            .filter(|record| scope.permits(record.owner.as_deref()))
+            .ok_or_else(|| TaskError::not_found(task_id))
+    }
+
+    async fn get_result(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<Option<TaskOutcome>, TaskError> {
+        validate::access(scope, task_id)?;
+        let mut command = cmd("HMGET");
+        command
+            .arg(self.keys.task(task_id))
+            .arg(&["st", "own", "out"][..]);
+        let row: Vec<Option<String>> = self.query(&command).await?;
+        match row.as_slice() {
+            [Some(_), owner, outcome] if scope.permits(owner.as_deref()) => outcome
+                .as_deref()
+                .map(|text| record::parse(text, "outcome"))
+                .transpose(),
+            [_, _, _] => Err(TaskError::not_found(task_id)),
+            _ => Err(corrupt("short HMGET reply")),
+        }
+    }
+
+    async fn update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: TaskChange,
+    ) -> Result<Task, TaskError> {
+        validate::access(scope, task_id)?;
+        validate::change(&change, &self.config)?;
+        self.apply(scope, task_id, &change, None)
+            .await?
+            .ok_or_else(|| corrupt("an unconditional change was refused as fresh"))
+    }
+
+    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
+        scope.validate()?;
+        let limit = self.config.page_limit(page.limit)?;
+        let mut start = match &page.cursor {
+            Some(cursor) => {
+                let position = ListPosition::decode(cursor, scope)?;
+                Member::after(position.created_at_ms, &position.task_id).into_bytes()
+            }
+            None => b"-".to_vec(),
+        };
+        let index = match scope {
+            Scope::All => self.keys.all(),
+            Scope::Owner(owner) => self.keys.owner_index(owner),
+        };
+        let mut tasks: Vec<Task> = Vec::with_capacity(limit + 1);
+        let mut stale: Vec<Vec<u8>> = Vec::new();
+        // Each round reads the next index members in keyset order, then their tasks; members
+        // of expired tasks are skipped, and pruned below.
+        loop {
+            let want = limit + 1 - tasks.len();
+            let mut range = cmd("ZRANGEBYLEX");
+            range
+                .arg(&index)
+                .arg(&start)
+                .arg("+")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(want);
+            let members: Vec<Vec<u8>> = self.query(&range).await?;
+            let Some(last) = members.last() else {
+                break;
+            };
+            start = [b"(".as_slice(), last].concat();
+            let (decoded, raw): (Vec<Member>, Vec<&Vec<u8>>) = members
+                .iter()
+                .filter_map(|bytes| Member::decode(bytes).map(|m| (m, bytes)))
+                .unzip();
+            for (found, bytes) in self.resolve(scope, &decoded).await?.into_iter().zip(raw) {
+                match found {
+                    Some(task) => tasks.push(task),
+                    None => stale.push(bytes.clone()),
+                }
+            }
+            if stale.len() >= PRUNE_BATCH {
+                self.prune(&stale).await?;
+                stale.clear();
+            }
+            if members.len() < want || tasks.len() > limit {
+                break;
+            }
+        }
+        if !stale.is_empty() {
+            self.prune(&stale).await?;
+        }
+        let next_cursor = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|t| ListPosition::after(t).encode(scope))
+        } else {
+            None
+        };
+        Ok(TaskPage { tasks, next_cursor })
+    }
+
+    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
+        validate::access(scope, task_id)?;
+        let channel = self.keys.channel(task_id);
+        // The script needs the owner's index keys. A scoped caller names the owner; trusted
+        // access reads it first, and the script refuses (-1) if the id changed hands since.
+        for _ in 0..3 {
+            let owner = match scope {
+                Scope::Owner(owner) => Some(owner.clone()),
+                Scope::All => {
+                    let mut read = cmd("HGET");
+                    read.arg(self.keys.task(task_id)).arg("own");
+                    self.query::<Option<String>>(&read).await?
+                }
+            };
+            let keys = self.keys.task_and_indexes(task_id, owner.as_deref());
+            let args: [&[u8]; 3] = [
+                scope.owner_name().unwrap_or_default().as_bytes(),
+                channel.as_bytes(),
+                owner.as_deref().unwrap_or_default().as_bytes(),
+            ];
+            match self.invoke(&scripts::DELETE, &keys, &args).await? {
+                Value::Int(1) => return Ok(true),
+                Value::Int(0) => return Ok(false),
+                Value::Int(-1) => continue,
+                other => return Err(corrupt(format!("delete script answered {other:?}"))),
+            }
+        }
+        Err(TaskError::backend(
+            error::BACKEND,
+            true,
+            format!("task {task_id:?} changed owner during every delete attempt"),
+        ))
+    }
+
+    async fn wait_for_update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        seen: DateTime<Utc>,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError> {
+        validate::access(scope, task_id)?;
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let watch = self.subscriber.watch(self.keys.channel(task_id));
+        loop {
+            // Subscribe, arm the wake-up, then read: a change after the read wakes us, and
+            // one before it is in what we read.
+            watch.subscribed().await;
+            let notified = watch.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let task = self.get(scope, task_id).await?;
+            let now = Instant::now();
+            if task.last_updated_at > seen
+                || task.is_terminal()
+                || deadline.is_some_and(|d| now >= d)
+            {
+                return Ok(task);
+            }
+            // Poll now and then: a lost message (the subscriber was reconnecting) only
+            // delays us. Expiry publishes nothing, so wake for it too.
+            let mut wake_at = now + self.options.poll_interval;
+            if let Some(expires) = task.expires_at() {
+                let left = (expires - Utc::now()).to_std().unwrap_or_default();
+                wake_at = wake_at.min(now + left.max(EXPIRY_RECHECK));
+            }
+            if let Some(deadline) = deadline {
+                wake_at = wake_at.min(deadline);
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = sleep_until(wake_at) => {}
+            }
+        }
+    }
+
+    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
+        validate::task_id(task_id)?;
+        let mut publish = cmd("PUBLISH");
+        publish.arg(self.keys.channel(task_id)).arg("notify");
+        self.query::<i64>(&publish).await?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self) -> Result<u64, TaskError> {
+        let now = self.server_now_ms().await?;
+        let mut purged = 0;
+        // Members judged live by the script stay in the set: skip past them.
+        let mut kept = 0;
+        loop {
+            let mut range = cmd("ZRANGEBYSCORE");
+            range
+                .arg(self.keys.expiry())
+                .arg("-inf")
+                .arg(now)
+                .arg("LIMIT")
+                .arg(kept)
+                .arg(SCAN_BATCH);
+            let members: Vec<Vec<u8>> = self.query(&range).await?;
+            if members.is_empty() {
+                return Ok(purged);
+            }
+            let (removed, live) = self.prune(&members).await?;
+            purged += removed;
+            kept += live;
+        }
+    }
+
+    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
+        validate::message(message, self.config.max_payload_bytes)?;
+        let idle_ms = u64::try_from(older_than.as_millis()).unwrap_or(u64::MAX);
+        let change = TaskChange::fail(message);
+        validate::change(&change, &self.config)?;
+        let mut recovered = 0;
+        let mut start = b"-".to_vec();
+        loop {
+            let mut range = cmd("ZRANGEBYLEX");
+            range
+                .arg(self.keys.all())
+                .arg(&start)
+                .arg("+")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(SCAN_BATCH);
+            let members: Vec<Vec<u8>> = self.query(&range).await?;
+            let Some(last) = members.last() else {
+                return Ok(recovered);
+            };
+            start = [b"(".as_slice(), last].concat();
+            let decoded: Vec<Member> = members.iter().filter_map(|m| Member::decode(m)).collect();
+            let found = self.resolve(&Scope::All, &decoded).await?;
+            // The read only picks candidates; update.lua decides, checking status and idleness.
+            for task in found.into_iter().flatten().filter(|t| !t.is_terminal()) {
+                match self
+                    .apply(&Scope::All, &task.task_id, &change, Some(idle_ms))
+                    .await
+                {
+                    Ok(Some(_)) => recovered += 1,
+                    Ok(None)
+                    | Err(TaskError::NotFound { .. } | TaskError::InvalidTransition { .. }) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+        }
+    }
+}

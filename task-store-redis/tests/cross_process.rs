@@ -1,0 +1,171 @@
+//! Waiting across processes: this test binary runs itself again as a child (selected by an
+//! environment variable) that opens the same store, and the two talk over the child's stdout.
+//! Both sides poll only once an hour, so only a pub/sub wake-up can end a wait in time.
+
+mod support;
+
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+use support::{HANG, Scratch, fresh_prefix, open_at, redis_url, within_hang};
+use task_core::{NewTask, Scope, StoreConfig, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt};
+use task_store_redis::RedisOptions;
+
+/// Selects the child's role; unset in the parent.
+const ROLE: &str = "TASK_STORE_REDIS_CHILD_ROLE";
+const PREFIX: &str = "TASK_STORE_REDIS_CHILD_PREFIX";
+const TASK: &str = "TASK_STORE_REDIS_CHILD_TASK";
+/// Marks the child's lines among the test harness's own output.
+const SAYS: &str = "child> ";
+
+fn push_only(prefix: &str) -> RedisOptions {
+    RedisOptions::default()
+        .with_key_prefix(prefix)
+        .with_poll_interval(Duration::from_secs(3_600))
+}
+
+fn say(line: &str) {
+    println!("{SAYS}{line}");
+}
+
+/// The child: `wait` waits for the task to end and reports it; `complete` completes it with a
+/// result naming its process id.
+async fn child(role: &str) {
+    let var = |name| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let (prefix, task_id) = (var(PREFIX), var(TASK));
+    let store = open_at(&redis_url(), StoreConfig::default(), push_only(&prefix)).await;
+    let scope = Scope::owner("alice");
+    match role {
+        "wait" => {
+            let task = store.get(&scope, &task_id).await.unwrap();
+            say("waiting");
+            let done = store.wait_for_update(&scope, &task_id, task.last_updated_at, None);
+            let done = within_hang("the child's wait", done).await.unwrap();
+            let outcome = store.get_result(&scope, &task_id).await.unwrap();
+            say(&json!({ "status": done.status, "outcome": outcome }).to_string());
+        }
+        "complete" => {
+            say("ready");
+            // Give the parent's wait a head start; a change before it is seen by its read.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut result = Map::new();
+            result.insert("by".into(), json!(std::process::id()));
+            store.complete(&scope, &task_id, result).await.unwrap();
+            say("completed");
+        }
+        other => panic!("unknown child role {other:?}"),
+    }
+}
+
+/// Starts this test again in a child process with `role`.
+fn spawn_child(
+    test: &str,
+    role: &str,
+    prefix: &str,
+    task_id: &str,
+) -> (Child, mpsc::Receiver<String>) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut child = Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(PREFIX, prefix)
+        .env(TASK, task_id)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the child process");
+    let stdout = child.stdout.take().expect("the child's stdout");
+    let (lines, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The harness may have begun the line with "test <name> ... ".
+            if let Some((_, said)) = line.split_once(SAYS) {
+                let _ = lines.send(said.to_owned());
+            }
+        }
+    });
+    (child, receiver)
+}
+
+fn next_line(lines: &mpsc::Receiver<String>) -> String {
+    lines
+        .recv_timeout(HANG)
+        .expect("the child said nothing in time")
+}
+
+fn finish(mut child: Child) {
+    let status = child.wait().expect("the child process");
+    assert!(status.success(), "the child process failed: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_in_another_process_wakes() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return child(&role).await;
+    }
+    let prefix = fresh_prefix();
+    let store = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
+    let task = store
+        .create(NewTask::new().owned_by("alice"))
+        .await
+        .unwrap();
+    let (process, lines) = spawn_child(
+        "a_waiter_in_another_process_wakes",
+        "wait",
+        &prefix,
+        &task.task_id,
+    );
+    assert_eq!(next_line(&lines), "waiting");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut result = Map::new();
+    result.insert("answer".into(), json!(42));
+    store
+        .complete(&Scope::owner("alice"), &task.task_id, result.clone())
+        .await
+        .unwrap();
+    let report: Value = serde_json::from_str(&next_line(&lines)).unwrap();
+    assert_eq!(report["status"], json!(TaskStatus::Completed));
+    assert_eq!(report["outcome"], json!(TaskOutcome::Result(result)));
+    finish(process);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_in_another_process_wakes_this_waiter() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return child(&role).await;
+    }
+    let prefix = fresh_prefix();
+    let store = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
+    let task = store
+        .create(NewTask::new().owned_by("alice"))
+        .await
+        .unwrap();
+    let (process, lines) = spawn_child(
+        "a_worker_in_another_process_wakes_this_waiter",
+        "complete",
+        &prefix,
+        &task.task_id,
+    );
+    assert_eq!(next_line(&lines), "ready");
+    let alice = Scope::owner("alice");
+    let done = store.wait_until_terminal(&alice, &task.task_id, None);
+    let done = within_hang("the parent's wait", done).await.unwrap();
+    assert_eq!(
+        done.status,
+        TaskStatus::Completed,
+        "woken by the other process"
+    );
+    assert_eq!(next_line(&lines), "completed");
+    let Some(TaskOutcome::Result(result)) = store.get_result(&alice, &task.task_id).await.unwrap()
+    else {
+        panic!("no result");
+    };
+    assert_eq!(
+        result["by"],
+        json!(process.id()),
+        "the child process completed it"
+    );
+    assert_ne!(process.id(), std::process::id());
+    finish(process);
+}

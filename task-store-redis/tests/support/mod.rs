@@ -1,0 +1,321 @@
+//! What the Redis tests share: the server's URL, stores under a fresh key prefix that delete
+//! their keys when dropped, raw connections to look inside, and a private `redis-server`.
+#![allow(dead_code)] // each test file uses a different part
+
+use async_trait::async_trait;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use task_core::{
+    Capabilities, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
+    TaskOutcome, TaskPage, TaskRecord, TaskStore,
+};
+use task_store_redis::redis;
+use task_store_redis::{RedisOptions, RedisTaskStore};
+
+/// Far longer than anything should take; reaching it means a hang.
+pub const HANG: Duration = Duration::from_secs(30);
+
+/// The Redis the tests use: `REDIS_URL`, or the default local one.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test or run uses.
+pub fn fresh_prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Default options under a fresh prefix.
+pub fn options() -> RedisOptions {
+    RedisOptions::default().with_key_prefix(fresh_prefix())
+}
+
+/// Opens a store, failing the test with a clear message when Redis does not answer: the
+/// Redis tests never skip.
+pub async fn open_at(url: &str, config: StoreConfig, options: RedisOptions) -> RedisTaskStore {
+    match RedisTaskStore::open_with(url, config, options).await {
+        Ok(store) => store,
+        Err(error) => panic!(
+            "cannot open a Redis store at {url}: {error}. The Redis tests need a server: \
+             run ./scripts/test-all.sh (it starts one) or set REDIS_URL"
+        ),
+    }
+}
+
+/// A blocking connection for looking at keys directly.
+pub fn raw(url: &str) -> redis::Connection {
+    let client = redis::Client::open(url).expect("a valid Redis URL");
+    client
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("cannot connect to Redis at {url}: {e}"))
+}
+
+/// Every key matching `pattern`.
+pub fn keys_matching(url: &str, pattern: &str) -> Vec<String> {
+    let mut connection = raw(url);
+    let mut keys = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut connection)
+            .expect("SCAN");
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}
+
+/// The pub/sub channel that wakes waiters of `task_id` in a store with `prefix`.
+pub fn channel_of(prefix: &str, task_id: &str) -> String {
+    let hex: String = task_id.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{{{prefix}}}:ch:{hex}")
+}
+
+/// How many connections of the Redis at `url` subscribe to `channel`; -1 if it does not answer.
+pub fn subscribers(url: &str, channel: &str) -> i64 {
+    let Ok(mut connection) = redis::Client::open(url)
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(1)))
+    else {
+        return -1;
+    };
+    redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query::<(String, i64)>(&mut connection)
+        .map_or(-1, |(_, count)| count)
+}
+
+/// Blocks (off the async workers) until `channel` on the Redis at `url` has `count`
+/// subscribers.
+pub async fn until_subscribers(url: &str, channel: &str, count: i64) {
+    let (url, channel) = (url.to_owned(), channel.to_owned());
+    tokio::task::spawn_blocking(move || {
+        eventually(&format!("{count} subscribers of {channel}"), || {
+            subscribers(&url, &channel) == count
+        })
+    })
+    .await
+    .expect("the subscriber probe");
+}
+
+/// Deletes every key matching `pattern`.
+pub fn delete_keys(url: &str, pattern: &str) -> redis::RedisResult<()> {
+    let keys = keys_matching(url, pattern);
+    if !keys.is_empty() {
+        let mut connection = raw(url);
+        redis::cmd("DEL").arg(&keys).query::<i64>(&mut connection)?;
+    }
+    Ok(())
+}
+
+/// A store under a fresh prefix that deletes all its keys when dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    pub store: RedisTaskStore,
+    url: String,
+}
+
+impl Scratch {
+    /// A scratch store on the test Redis.
+    pub async fn open(config: StoreConfig) -> Scratch {
+        Scratch::open_with(config, options()).await
+    }
+
+    /// A scratch store on the test Redis with `options` (whose prefix should be fresh).
+    pub async fn open_with(config: StoreConfig, options: RedisOptions) -> Scratch {
+        Scratch::open_at(&redis_url(), config, options).await
+    }
+
+    /// A scratch store on the Redis at `url`.
+    pub async fn open_at(url: &str, config: StoreConfig, options: RedisOptions) -> Scratch {
+        Scratch {
+            store: open_at(url, config, options).await,
+            url: url.to_owned(),
+        }
+    }
+
+    /// Every key this store holds now.
+    pub fn keys(&self) -> Vec<String> {
+        keys_matching(&self.url, &self.store.key_pattern())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Best effort: a test against a stopped server has nothing left to delete.
+        let _ = delete_keys(&self.url, &self.store.key_pattern());
+    }
+}
+
+#[async_trait]
+impl TaskStore for Scratch {
+    fn config(&self) -> &StoreConfig {
+        self.store.config()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.store.capabilities()
+    }
+    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
+        self.store.create(new).await
+    }
+    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        self.store.get(scope, task_id).await
+    }
+    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        self.store.get_record(scope, task_id).await
+    }
+    async fn get_result(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<Option<TaskOutcome>, TaskError> {
+        self.store.get_result(scope, task_id).await
+    }
+    async fn update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: TaskChange,
+    ) -> Result<Task, TaskError> {
+        self.store.update(scope, task_id, change).await
+    }
+    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
+        self.store.list(scope, page).await
+    }
+    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
+        self.store.delete(scope, task_id).await
+    }
+    async fn wait_for_update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        seen: chrono::DateTime<chrono::Utc>,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError> {
+        self.store
+            .wait_for_update(scope, task_id, seen, timeout)
+            .await
+    }
+    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
+        self.store.notify_update(task_id).await
+    }
+    async fn purge_expired(&self) -> Result<u64, TaskError> {
+        self.store.purge_expired().await
+    }
+    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
+        self.store.recover_stuck(older_than, message).await
+    }
+}
+
+/// The conformance suite's factory: a scratch store per case.
+pub async fn scratch_store(config: StoreConfig) -> Arc<dyn TaskStore> {
+    Arc::new(Scratch::open(config).await)
+}
+
+/// Awaits `future`, failing the test if it takes longer than [`HANG`]. Waits under test run
+/// without a timeout of their own inside this guard, so a missed wake-up fails the test
+/// rather than ending the wait at its deadline.
+pub async fn within_hang<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(HANG, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("{what} hung for {HANG:?}"),
+    }
+}
+
+/// Polls `check` every 20 ms until it holds, failing the test after [`HANG`].
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < HANG, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `redis-server` of the test's own on a spare port, without persistence, killed on drop.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    /// Starts a server on a port the system says is free.
+    pub fn start() -> PrivateRedis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a spare port");
+        let mut server = PrivateRedis { port, child: None };
+        server.restart();
+        server
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port (after [`PrivateRedis::stop`]).
+    pub fn restart(&mut self) {
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {binary:?}: {e}. The fault tests need redis-server: \
+                     ./scripts/test-all.sh installs it, or set REDIS_SERVER to its path"
+                )
+            });
+        self.child = Some(child);
+        let url = self.url();
+        eventually("the private redis-server to answer", || {
+            redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        });
+    }
+
+    /// Kills the server (SIGKILL: nothing is saved) and waits until it is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends a signal to the server (`STOP` freezes it, `CONT` resumes it).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("a running server").id();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            // A frozen server would ignore nothing but SIGKILL; resume it anyway for tidiness.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+        }
+        self.stop();
+    }
+}

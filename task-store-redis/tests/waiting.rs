@@ -1,0 +1,122 @@
+//! Waiting across store instances: wake-ups travel by pub/sub, not by polling (the stores
+//! here poll once an hour), and one subscription serves all waiters of a task in a store.
+
+mod support;
+
+use serde_json::{Map, json};
+use std::sync::Arc;
+use std::time::Duration;
+use support::{
+    Scratch, channel_of, fresh_prefix, redis_url, subscribers, until_subscribers, within_hang,
+};
+use task_core::{NewTask, Scope, StoreConfig, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt};
+use task_store_redis::RedisOptions;
+
+/// Options under `prefix` whose polling fallback never fires within a test.
+fn push_only(prefix: &str) -> RedisOptions {
+    RedisOptions::default()
+        .with_key_prefix(prefix)
+        .with_poll_interval(Duration::from_secs(3_600))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_instance_wakes_waiters_of_another() {
+    let prefix = fresh_prefix();
+    let waiting = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
+    let working = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
+    let task = working
+        .create(NewTask::new().owned_by("alice"))
+        .await
+        .unwrap();
+    let alice = Scope::owner("alice");
+
+    // The waiter reads first and waits on what it read; the other instance changes the task
+    // once the waiter's subscription is in place (a change before that is seen by its read).
+    let waiting = Arc::new(waiting);
+    let waiter = {
+        let (store, alice, id) = (waiting.clone(), alice.clone(), task.task_id.clone());
+        tokio::spawn(async move { store.wait_until_terminal(&alice, &id, None).await })
+    };
+    until_subscribers(&redis_url(), &channel_of(&prefix, &task.task_id), 1).await;
+    working
+        .set_status(
+            &alice,
+            &task.task_id,
+            TaskStatus::InputRequired,
+            Some("name?"),
+        )
+        .await
+        .unwrap();
+    let mut result = Map::new();
+    result.insert(
+        "content".into(),
+        json!([{ "type": "text", "text": "done" }]),
+    );
+    working
+        .complete(&alice, &task.task_id, result.clone())
+        .await
+        .unwrap();
+
+    let woke = within_hang("the waiter", waiter).await.unwrap().unwrap();
+    assert_eq!(
+        woke.status,
+        TaskStatus::Completed,
+        "woken by the other instance"
+    );
+    assert_eq!(
+        waiting.get_result(&alice, &task.task_id).await.unwrap(),
+        Some(TaskOutcome::Result(result))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_of_a_task_share_one_subscription_released_when_done() {
+    let prefix = fresh_prefix();
+    let store = Arc::new(Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await);
+    let task = store.create(NewTask::new()).await.unwrap();
+    let mut waiters = Vec::new();
+    for _ in 0..16 {
+        let (store, id, seen) = (store.clone(), task.task_id.clone(), task.last_updated_at);
+        waiters.push(tokio::spawn(async move {
+            store.wait_for_update(&Scope::All, &id, seen, None).await
+        }));
+    }
+    let channel = channel_of(&prefix, &task.task_id);
+    until_subscribers(&redis_url(), &channel, 1).await;
+    // Let every waiter reach its wait; all of them ride on the one connection.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        subscribers(&redis_url(), &channel),
+        1,
+        "one subscription for 16 waiters"
+    );
+
+    store
+        .complete(&Scope::All, &task.task_id, Map::new())
+        .await
+        .unwrap();
+    for waiter in waiters {
+        let woke = within_hang("a waiter", waiter).await.unwrap().unwrap();
+        assert_eq!(woke.status, TaskStatus::Completed);
+    }
+    until_subscribers(&redis_url(), &channel, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_task_ends_waits_in_other_instances() {
+    let prefix = fresh_prefix();
+    let one = Arc::new(Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await);
+    let two = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
+    let task = one.create(NewTask::new()).await.unwrap();
+    let waiter = {
+        let (store, id, seen) = (one.clone(), task.task_id.clone(), task.last_updated_at);
+        tokio::spawn(async move { store.wait_for_update(&Scope::All, &id, seen, None).await })
+    };
+    until_subscribers(&redis_url(), &channel_of(&prefix, &task.task_id), 1).await;
+    assert!(two.delete(&Scope::All, &task.task_id).await.unwrap());
+    let ended = within_hang("the waiter", waiter).await;
+    assert!(matches!(
+        ended.unwrap(),
+        Err(task_core::TaskError::NotFound { .. })
+    ));
+}
