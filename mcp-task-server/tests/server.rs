@@ -6,7 +6,7 @@ use common::{Server, TestStore, unique_owner};
 use serde_json::{Value, json};
 
 store_tests!(
-    stores: [memory],
+    stores: [memory, redis],
     cases: [
         initialize_declares_tools_and_tasks,
         bad_input_gets_json_rpc_errors_and_the_server_keeps_going,
@@ -17,15 +17,6 @@ store_tests!(
         ttl_is_defaulted_and_clamped,
         unknown_ids_are_invalid_params,
         plain_calls_answer_directly_and_can_be_cancelled,
-    ]
-);
-
-// Cases that need a store several processes share.
-store_tests!(
-    stores: [],
-    cases: [
-        tasks_are_shared_by_owner_across_processes,
-        shutdown_fails_the_tasks_it_abandons,
     ]
 );
 
@@ -350,80 +341,91 @@ async fn plain_calls_answer_directly_and_can_be_cancelled(store: &TestStore) {
     assert!(server.close().await.success());
 }
 
-#[allow(dead_code)] // until a shared store (SQLite, Redis) is listed above
-async fn tasks_are_shared_by_owner_across_processes(store: &TestStore) {
-    assert!(store.shared);
-    let owner = unique_owner("shared");
-    let mut first = Server::start(&store.url, Some(&owner)).await;
-    let mut twin = Server::start(&store.url, Some(&owner)).await;
-    let mut stranger = Server::start(&store.url, Some(&unique_owner("stranger"))).await;
+/// Cases that need a store several processes share: `cross_process::<store>::<case>`.
+mod cross_process {
+    use super::*;
 
-    // tasks/result in the twin wakes when the first process completes the task.
-    let quick = first
-        .start_task("sleep", json!({"seconds": 0.3, "text": "shared"}))
-        .await;
-    let quick_id = quick["taskId"].as_str().unwrap().to_owned();
-    let result = twin
-        .request("tasks/result", json!({"taskId": quick_id}))
-        .await
-        .unwrap();
-    assert_eq!(result["content"][0]["text"], "shared");
-    let listed = twin.request("tasks/list", json!({})).await.unwrap();
-    assert_eq!(listed["tasks"][0]["taskId"], quick_id.as_str());
+    store_tests!(
+        stores: [redis],
+        cases: [
+            tasks_are_shared_by_owner_across_processes,
+            shutdown_fails_the_tasks_it_abandons,
+        ]
+    );
 
-    // A cancel from the twin stops the work in the first process, which reports it.
-    let long = first.start_task("sleep", json!({"seconds": 600})).await;
-    let long_id = long["taskId"].as_str().unwrap().to_owned();
-    let cancelled = twin
-        .request("tasks/cancel", json!({"taskId": long_id}))
-        .await
-        .unwrap();
-    assert_eq!(cancelled["status"], "cancelled");
-    first.status_notification(&long_id, "cancelled").await;
+    async fn tasks_are_shared_by_owner_across_processes(store: &TestStore) {
+        assert!(store.shared);
+        let owner = unique_owner("shared");
+        let mut first = Server::start(&store.url, Some(&owner)).await;
+        let mut twin = Server::start(&store.url, Some(&owner)).await;
+        let mut stranger = Server::start(&store.url, Some(&unique_owner("stranger"))).await;
 
-    // Another owner sees none of it.
-    for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
-        let error = stranger
-            .request(method, json!({"taskId": quick_id}))
+        // tasks/result in the twin wakes when the first process completes the task.
+        let quick = first
+            .start_task("sleep", json!({"seconds": 0.3, "text": "shared"}))
+            .await;
+        let quick_id = quick["taskId"].as_str().unwrap().to_owned();
+        let result = twin
+            .request("tasks/result", json!({"taskId": quick_id}))
             .await
-            .unwrap_err();
-        assert_eq!(code(error), -32602, "{method}");
-    }
-    let nothing = stranger.request("tasks/list", json!({})).await.unwrap();
-    assert_eq!(nothing["tasks"], json!([]));
-    for server in [first, twin, stranger] {
-        assert!(server.close().await.success());
-    }
-}
+            .unwrap();
+        assert_eq!(result["content"][0]["text"], "shared");
+        let listed = twin.request("tasks/list", json!({})).await.unwrap();
+        assert_eq!(listed["tasks"][0]["taskId"], quick_id.as_str());
 
-#[allow(dead_code)] // until a shared store (SQLite, Redis) is listed above
-async fn shutdown_fails_the_tasks_it_abandons(store: &TestStore) {
-    let owner = unique_owner("shutdown");
-    let mut first = Server::start(&store.url, Some(&owner)).await;
-    let long = first.start_task("sleep", json!({"seconds": 600})).await;
-    let done = first.start_task("sleep", json!({"seconds": 0})).await;
-    first
-        .status_notification(done["taskId"].as_str().unwrap(), "completed")
-        .await;
-    assert!(first.close().await.success());
+        // A cancel from the twin stops the work in the first process, which reports it.
+        let long = first.start_task("sleep", json!({"seconds": 600})).await;
+        let long_id = long["taskId"].as_str().unwrap().to_owned();
+        let cancelled = twin
+            .request("tasks/cancel", json!({"taskId": long_id}))
+            .await
+            .unwrap();
+        assert_eq!(cancelled["status"], "cancelled");
+        first.status_notification(&long_id, "cancelled").await;
 
-    let mut second = Server::start(&store.url, Some(&owner)).await;
-    let abandoned = second
-        .request("tasks/get", json!({"taskId": long["taskId"]}))
-        .await
-        .unwrap();
-    assert_eq!(abandoned["status"], "failed");
-    assert_eq!(
-        abandoned["statusMessage"],
-        "the server shut down before the task finished"
-    );
-    let finished = second
-        .request("tasks/get", json!({"taskId": done["taskId"]}))
-        .await
-        .unwrap();
-    assert_eq!(
-        finished["status"], "completed",
-        "finished tasks are left alone"
-    );
-    assert!(second.close().await.success());
+        // Another owner sees none of it.
+        for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
+            let error = stranger
+                .request(method, json!({"taskId": quick_id}))
+                .await
+                .unwrap_err();
+            assert_eq!(code(error), -32602, "{method}");
+        }
+        let nothing = stranger.request("tasks/list", json!({})).await.unwrap();
+        assert_eq!(nothing["tasks"], json!([]));
+        for server in [first, twin, stranger] {
+            assert!(server.close().await.success());
+        }
+    }
+
+    async fn shutdown_fails_the_tasks_it_abandons(store: &TestStore) {
+        let owner = unique_owner("shutdown");
+        let mut first = Server::start(&store.url, Some(&owner)).await;
+        let long = first.start_task("sleep", json!({"seconds": 600})).await;
+        let done = first.start_task("sleep", json!({"seconds": 0})).await;
+        first
+            .status_notification(done["taskId"].as_str().unwrap(), "completed")
+            .await;
+        assert!(first.close().await.success());
+
+        let mut second = Server::start(&store.url, Some(&owner)).await;
+        let abandoned = second
+            .request("tasks/get", json!({"taskId": long["taskId"]}))
+            .await
+            .unwrap();
+        assert_eq!(abandoned["status"], "failed");
+        assert_eq!(
+            abandoned["statusMessage"],
+            "the server shut down before the task finished"
+        );
+        let finished = second
+            .request("tasks/get", json!({"taskId": done["taskId"]}))
+            .await
+            .unwrap();
+        assert_eq!(
+            finished["status"], "completed",
+            "finished tasks are left alone"
+        );
+        assert!(second.close().await.success());
+    }
 }

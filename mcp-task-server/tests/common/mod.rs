@@ -41,6 +41,20 @@ pub fn memory() -> TestStore {
     }
 }
 
+/// A Redis at `$REDIS_URL` (which `scripts/test-all.sh` provides), under a fresh key prefix.
+pub fn redis() -> TestStore {
+    let server = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let separator = if server.contains('?') { '&' } else { '?' };
+    TestStore {
+        url: format!(
+            "{server}{separator}prefix=mcp-task-server-test-{}",
+            uuid::Uuid::new_v4()
+        ),
+        shared: true,
+        _dir: None,
+    }
+}
+
 /// A unique owner name for a test.
 pub fn unique_owner(label: &str) -> String {
     format!("{label}-{}", uuid::Uuid::new_v4())
