@@ -3,6 +3,7 @@
 //! | feature | backend | URL |
 //! |---|---|---|
 //! | `memory` (default) | `MemoryTaskStore` | `memory://` |
+//! | `sqlite` | `SqliteTaskStore` | `sqlite://path/to/tasks.db`, `sqlite::memory:` |
 //! | `redis` | `RedisTaskStore` | `redis://host:port/db?prefix=NAME` |
 //!
 //! [`open`] picks the backend from a URL and returns an `Arc<dyn TaskStore>`; [`StoreBuilder`]
@@ -21,6 +22,23 @@
 //! assert_eq!(task.ttl, Some(3_600_000));
 //! let done = store.cancel(&Scope::owner("session-1"), &task.task_id).await?;
 //! assert!(done.is_terminal());
+//! # }
+//! # Ok(()) }
+//! ```
+//!
+//! With `features = ["sqlite"]`, tasks survive restarts in one file, which several processes
+//! may share; SQLite settings such as `synchronous=full` go in the query too:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_store::TaskError> {
+//! # #[cfg(feature = "sqlite")] {
+//! # let dir = tempfile::tempdir().map_err(|e| task_store::TaskError::backend("doc", false, e))?;
+//! # let path = dir.path().join("tasks.db");
+//! let url = format!("sqlite://{}?synchronous=full&max_ttl=86400000", path.display());
+//! let store = task_store::open(&url).await?;
+//! let task = store.create(task_store::NewTask::new().with_ttl(u64::MAX)).await?;
+//! assert_eq!(task.ttl, Some(86_400_000));
 //! # }
 //! # Ok(()) }
 //! ```
@@ -63,6 +81,8 @@ pub use task_core::*;
 pub use task_store_memory::{self as memory, MemoryTaskStore};
 #[cfg(feature = "redis")]
 pub use task_store_redis::{self as redis, RedisOptions, RedisTaskStore};
+#[cfg(feature = "sqlite")]
+pub use task_store_sqlite::{self as sqlite, SqliteOptions, SqliteTaskStore};
 
 use std::sync::Arc;
 use url::{Backend, StoreUrl};
@@ -124,6 +144,13 @@ impl StoreBuilder {
                 }
                 url.reject_unknown()?;
                 Ok(Arc::new(MemoryTaskStore::new(config)))
+            }
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => {
+                // The backend reads its own settings (synchronous, busy_timeout_ms, ...) from
+                // the query and rejects unknown ones.
+                let location = url.location_with_params();
+                Ok(Arc::new(SqliteTaskStore::open(&location, config).await?))
             }
             #[cfg(feature = "redis")]
             Backend::Redis => {

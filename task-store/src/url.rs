@@ -118,6 +118,17 @@ impl StoreUrl {
         }
     }
 
+    /// The location with the parameters left for the backend put back as its query.
+    pub fn location_with_params(&self) -> String {
+        if self.params.is_empty() {
+            return self.location.clone();
+        }
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.params)
+            .finish();
+        format!("{}?{query}", self.location)
+    }
+
     /// Removes a parameter and returns its raw value.
     pub fn take(&mut self, key: &str) -> Option<String> {
         self.params.remove(key)

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use task_store::{Scope, TaskError, TaskStatus};
 
-/// The store used when neither `--store` nor `TASKSTORE_URL` is given.
-const DEFAULT_STORE: &str = "memory://";
+/// The store used when neither `--store` nor `TASKSTORE_URL` is given: an embedded SQLite file
+/// in the current directory.
+const DEFAULT_STORE: &str = "sqlite://taskstore.db";
 
 /// Inspect and exercise MCP task stores (memory, SQLite, Redis).
 #[derive(Debug, Parser)]

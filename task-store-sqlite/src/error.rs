@@ -1,0 +1,126 @@
+//! What can go wrong below the store, and how it maps into [`TaskError`].
+//!
+//! Every failure reaches callers as [`TaskError::Backend`] with backend `"sqlite"` and a
+//! [`SqliteError`] as its source (reach it with `std::error::Error::source` and `downcast_ref`).
+//! `retryable` is true for a busy or locked database (`SQLITE_BUSY`, `SQLITE_LOCKED`), I/O
+//! errors (`SQLITE_IOERR`, `SQLITE_PROTOCOL`, lost connections) and pool timeouts.
+
+use task_core::TaskError;
+
+/// The backend name in [`TaskError::Backend`].
+pub const BACKEND: &str = "sqlite";
+
+// SQLite primary result codes (the low byte of an extended code).
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_CORRUPT: i32 = 11;
+const SQLITE_PROTOCOL: i32 = 15;
+const SQLITE_NOTADB: i32 = 26;
+
+/// The source of every [`TaskError::Backend`] this crate returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteError {
+    /// The file was written by a newer version of this crate.
+    #[error(
+        "the database schema is version {found}, newer than the version {supported} this \
+         task-store-sqlite supports; open it with a newer release"
+    )]
+    SchemaTooNew {
+        /// The file's schema version (`PRAGMA user_version`).
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// The file is a SQLite database, but not a task store.
+    #[error("the database is not a task store: {0}")]
+    ForeignDatabase(String),
+    /// The file is not a SQLite database, or it is corrupt.
+    #[error("the file is not a SQLite database or is corrupt: {0}")]
+    Corrupt(#[source] sqlx::Error),
+    /// A stored row cannot be read back.
+    #[error("the stored row of task {task_id} is unreadable: {reason}")]
+    BadRow {
+        /// The task whose row is bad.
+        task_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Any other driver error.
+    #[error("SQLite: {0}")]
+    Driver(#[source] sqlx::Error),
+}
+
+impl SqliteError {
+    /// Whether retrying the same call may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SqliteError::Driver(error) => retryable(error),
+            _ => false,
+        }
+    }
+}
+
+impl From<SqliteError> for TaskError {
+    fn from(error: SqliteError) -> Self {
+        TaskError::backend(BACKEND, error.is_retryable(), error)
+    }
+}
+
+/// The SQLite primary result code of a database error.
+fn primary_code(error: &sqlx::Error) -> Option<i32> {
+    let code = error.as_database_error()?.code()?;
+    code.parse::<i32>().ok().map(|extended| extended & 0xff)
+}
+
+fn retryable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(_) => matches!(
+            primary_code(error),
+            Some(SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_PROTOCOL)
+        ),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// Maps a driver error into a [`TaskError`].
+pub(crate) fn driver(error: sqlx::Error) -> TaskError {
+    let error = match primary_code(&error) {
+        Some(SQLITE_CORRUPT | SQLITE_NOTADB) => SqliteError::Corrupt(error),
+        _ => SqliteError::Driver(error),
+    };
+    error.into()
+}
+
+/// A row that does not decode into a task.
+pub(crate) fn bad_row(task_id: &str, reason: impl std::fmt::Display) -> TaskError {
+    SqliteError::BadRow {
+        task_id: task_id.to_owned(),
+        reason: reason.to_string(),
+    }
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[test]
+    fn io_and_pool_errors_are_retryable_and_closed_pools_not() {
+        let io = driver(sqlx::Error::Io(io::Error::other("disk went away")));
+        assert!(io.is_retryable());
+        assert!(driver(sqlx::Error::PoolTimedOut).is_retryable());
+        assert!(!driver(sqlx::Error::PoolClosed).is_retryable());
+        assert!(!driver(sqlx::Error::RowNotFound).is_retryable());
+        let schema: TaskError = SqliteError::SchemaTooNew {
+            found: 9,
+            supported: 1,
+        }
+        .into();
+        assert!(!schema.is_retryable());
+        assert!(schema.to_string().contains("version 9"), "{schema}");
+    }
+}

@@ -1,0 +1,160 @@
+//! The schema: embedded, versioned migrations, applied when a store opens.
+//!
+//! The file's `PRAGMA user_version` is its schema version and `PRAGMA application_id` marks it
+//! as a task store. Opening runs, in one `BEGIN IMMEDIATE` transaction (so two processes opening
+//! the same new file cannot both migrate it), every migration newer than the file. A file of a
+//! newer version, or a database that is not a task store, is refused with a clear error.
+
+use crate::error::{SqliteError, driver};
+use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
+use task_core::TaskError;
+
+/// One schema step: the version it brings the file to and its SQL.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. Append new ones; never edit a released one.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("0001_tasks.sql"),
+}];
+
+/// `PRAGMA application_id` of a task store: "MCPT".
+pub(crate) const APPLICATION_ID: i64 = 0x4d43_5054;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
+
+/// Brings the database to the newest version of `migrations`, or explains why it cannot.
+pub(crate) async fn migrate(
+    conn: &mut SqliteConnection,
+    migrations: &[Migration],
+) -> Result<(), TaskError> {
+    let latest = migrations.last().map_or(0, |m| m.version);
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(driver)?;
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(driver)?;
+    let application_id: i64 = sqlx::query_scalar("PRAGMA application_id")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(driver)?;
+    if version == 0 {
+        let objects: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_schema")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(driver)?;
+        if objects > 0 || application_id != 0 {
+            return Err(SqliteError::ForeignDatabase(format!(
+                "it holds {objects} schema objects but no task store schema version"
+            ))
+            .into());
+        }
+    } else if application_id != APPLICATION_ID {
+        return Err(SqliteError::ForeignDatabase(format!(
+            "its application id is {application_id:#x}, a task store's is {APPLICATION_ID:#x}"
+        ))
+        .into());
+    }
+    if version > latest {
+        return Err(SqliteError::SchemaTooNew {
+            found: version,
+            supported: latest,
+        }
+        .into());
+    }
+    for migration in migrations.iter().filter(|m| m.version > version) {
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(driver)?;
+        // PRAGMA takes no bound parameters; the version is an integer we own.
+        let set_version = format!("PRAGMA user_version = {}", migration.version);
+        sqlx::raw_sql(AssertSqlSafe(set_version))
+            .execute(&mut *tx)
+            .await
+            .map_err(driver)?;
+    }
+    tx.commit().await.map_err(driver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    async fn fresh_file(dir: &tempfile::TempDir) -> SqliteConnection {
+        SqliteConnectOptions::new()
+            .filename(dir.path().join("t.db"))
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    async fn user_version(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn applies_only_the_missing_migrations_and_refuses_newer_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = fresh_file(&dir).await;
+        migrate(&mut conn, MIGRATIONS).await.unwrap();
+        assert_eq!(user_version(&mut conn).await, SCHEMA_VERSION);
+
+        // A later release adds a column: only that step runs on a version-1 file.
+        let next = Migration {
+            version: 2,
+            sql: "ALTER TABLE tasks ADD COLUMN note TEXT",
+        };
+        let two = [MIGRATIONS[0], next];
+        migrate(&mut conn, &two).await.unwrap();
+        assert_eq!(user_version(&mut conn).await, 2);
+        migrate(&mut conn, &two).await.unwrap(); // nothing left to do
+        let notes: i64 = sqlx::query_scalar("SELECT count(note) FROM tasks")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(notes, 0);
+
+        // This build knows version 1 only: the version-2 file is refused and left alone.
+        let error = migrate(&mut conn, MIGRATIONS).await.unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("version 2") && text.contains("version 1"),
+            "{text}"
+        );
+        assert_eq!(user_version(&mut conn).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_migration_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = fresh_file(&dir).await;
+        let broken = [
+            MIGRATIONS[0],
+            Migration {
+                version: 2,
+                sql: "CREATE TABLE extra (x); THIS IS NOT SQL",
+            },
+        ];
+        assert!(migrate(&mut conn, &broken).await.is_err());
+        assert_eq!(user_version(&mut conn).await, 0);
+        let objects: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_schema")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(objects, 0, "the whole upgrade rolled back");
+    }
+}

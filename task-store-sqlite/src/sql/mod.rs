@@ -1,0 +1,194 @@
+//! The statements the store runs, each in its own `.sql` file beside this one, and the mapping
+//! between rows and [`TaskRecord`]s.
+//!
+//! Every read filters `expires_at IS NULL OR expires_at > :now`, so a task is invisible the
+//! moment it expires, swept or not. The query plans are listed in the crate docs and checked by
+//! the tests below.
+
+use crate::error::bad_row;
+use serde_json::{Map, Value};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use task_core::status::CHANGEABLE;
+use task_core::{
+    OriginRequest, ProtocolRevision, Task, TaskError, TaskOutcome, TaskRecord, TaskStatus, time,
+};
+
+pub(crate) const INSERT: &str = include_str!("insert.sql");
+pub(crate) const SELECT_TASK: &str = include_str!("select_task.sql");
+pub(crate) const SELECT_RECORD: &str = include_str!("select_record.sql");
+pub(crate) const SELECT_OUTCOME: &str = include_str!("select_outcome.sql");
+pub(crate) const SELECT_STATUS: &str = include_str!("select_status.sql");
+pub(crate) const UPDATE: &str = include_str!("update.sql");
+pub(crate) const DELETE: &str = include_str!("delete.sql");
+pub(crate) const LIST_ALL: &str = include_str!("list_all.sql");
+pub(crate) const LIST_OWNER: &str = include_str!("list_owner.sql");
+pub(crate) const EXISTS_LIVE: &str = include_str!("exists_live.sql");
+pub(crate) const COUNT_LIVE_OWNER: &str = include_str!("count_live_owner.sql");
+pub(crate) const COUNT_LIVE_TOTAL: &str = include_str!("count_live_total.sql");
+pub(crate) const PURGE_BATCH: &str = include_str!("purge_batch.sql");
+pub(crate) const RECOVER_STUCK: &str = include_str!("recover_stuck.sql");
+pub(crate) const VERSIONS: &str = include_str!("versions.sql");
+
+// update.sql and recover_stuck.sql bind the changeable statuses as two parameters.
+const _: () = assert!(CHANGEABLE.len() == 2);
+
+/// The changeable statuses, as bound into the compare-and-set statements.
+pub(crate) fn changeable() -> (&'static str, &'static str) {
+    (CHANGEABLE[0].as_str(), CHANGEABLE[1].as_str())
+}
+
+/// The task columns every task-returning statement starts with, in order: task_id, status,
+/// status_message, created_at, last_updated_at, ttl, poll_interval.
+pub(crate) fn task(row: &SqliteRow) -> Result<Task, TaskError> {
+    let task_id: String = row
+        .try_get(0)
+        .map_err(|e| bad_row("(unknown)", format!("task_id: {e}")))?;
+    let bad = |what: &str, e: &dyn std::fmt::Display| bad_row(&task_id, format!("{what}: {e}"));
+    let status: &str = row.try_get(1).map_err(|e| bad("status", &e))?;
+    let status = TaskStatus::parse(status).ok_or_else(|| bad("status", &status))?;
+    let status_message = row.try_get(2).map_err(|e| bad("status_message", &e))?;
+    let created_at: i64 = row.try_get(3).map_err(|e| bad("created_at", &e))?;
+    let last_updated_at: i64 = row.try_get(4).map_err(|e| bad("last_updated_at", &e))?;
+    let ttl = duration(row, 5).map_err(|e| bad("ttl", &e))?;
+    let poll_interval = duration(row, 6).map_err(|e| bad("poll_interval", &e))?;
+    Ok(Task {
+        task_id,
+        status,
+        status_message,
+        created_at: time::from_millis(created_at),
+        last_updated_at: time::from_millis(last_updated_at),
+        ttl,
+        poll_interval,
+    })
+}
+
+/// A whole record: the task columns, then owner, requested_ttl, outcome, cancel_requested,
+/// revision, request, input_requests.
+pub(crate) fn record(row: &SqliteRow) -> Result<TaskRecord, TaskError> {
+    let task = task(row)?;
+    let bad =
+        |what: &str, e: &dyn std::fmt::Display| bad_row(&task.task_id, format!("{what}: {e}"));
+    let owner = row.try_get(7).map_err(|e| bad("owner", &e))?;
+    let requested_ttl: Option<i64> = row.try_get(8).map_err(|e| bad("requested_ttl", &e))?;
+    let outcome = json_column(row, 9).map_err(|e| bad("outcome", &e))?;
+    let cancel_requested = row.try_get(10).map_err(|e| bad("cancel_requested", &e))?;
+    let revision: &str = row.try_get(11).map_err(|e| bad("revision", &e))?;
+    let revision = ProtocolRevision::parse(revision).ok_or_else(|| bad("revision", &revision))?;
+    let request: Option<OriginRequest> = json_column(row, 12).map_err(|e| bad("request", &e))?;
+    let input_requests: Option<Map<String, Value>> =
+        json_column(row, 13).map_err(|e| bad("input_requests", &e))?;
+    Ok(TaskRecord {
+        task,
+        owner,
+        // Stored as the i64 with the same bits, so every u64 round-trips.
+        requested_ttl: requested_ttl.map(|ttl| ttl as u64),
+        outcome,
+        cancel_requested,
+        revision,
+        request,
+        input_requests: input_requests.unwrap_or_default(),
+    })
+}
+
+/// An outcome column read on its own.
+pub(crate) fn outcome(task_id: &str, row: &SqliteRow) -> Result<Option<TaskOutcome>, TaskError> {
+    json_column(row, 0).map_err(|e| bad_row(task_id, format!("outcome: {e}")))
+}
+
+/// A duration in ms, stored as a non-negative INTEGER.
+fn duration(row: &SqliteRow, index: usize) -> Result<Option<u64>, String> {
+    let value: Option<i64> = row.try_get(index).map_err(|e| e.to_string())?;
+    value
+        .map(|ms| u64::try_from(ms).map_err(|_| format!("negative value {ms}")))
+        .transpose()
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    index: usize,
+) -> Result<Option<T>, String> {
+    let text: Option<&str> = row.try_get(index).map_err(|e| e.to_string())?;
+    text.map(|text| serde_json::from_str(text).map_err(|e| e.to_string()))
+        .transpose()
+}
+
+/// A value as stored in a JSON column. Serialising these types cannot fail: their maps have
+/// string keys and serde_json has no other failure for them.
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, TaskError> {
+    serde_json::to_string(value)
+        .map_err(|e| TaskError::InvalidInput(format!("cannot store the value as JSON: {e}")))
+}
+
+/// A u64 duration, already clamped by task-core, as an INTEGER.
+pub(crate) fn ms(value: Option<u64>) -> Option<i64> {
+    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod plans {
+    //! The plans in the module docs, checked against the real schema.
+    use super::*;
+    use crate::schema::{MIGRATIONS, migrate};
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{AssertSqlSafe, ConnectOptions, SqliteConnection};
+
+    async fn plan(conn: &mut SqliteConnection, sql: &'static str, args: usize) -> String {
+        let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+        for _ in 0..args {
+            query = query.bind(Option::<i64>::None);
+        }
+        let rows = query.fetch_all(conn).await.unwrap();
+        let lines: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+        lines.join("\n")
+    }
+
+    #[tokio::test]
+    async fn every_statement_uses_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = SqliteConnectOptions::new()
+            .filename(dir.path().join("plans.db"))
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        migrate(&mut conn, MIGRATIONS).await.unwrap();
+        let by_id = "SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 (task_id=?)";
+        for (sql, args) in [
+            (SELECT_TASK, 3),
+            (SELECT_RECORD, 3),
+            (SELECT_OUTCOME, 3),
+            (SELECT_STATUS, 3),
+            (UPDATE, 9),
+            (DELETE, 3),
+        ] {
+            let plan = plan(&mut conn, sql, args).await;
+            assert_eq!(plan, by_id, "{sql}");
+        }
+        let all = plan(&mut conn, LIST_ALL, 4).await;
+        assert_eq!(
+            all,
+            "SEARCH tasks USING INDEX tasks_by_creation ((created_at,task_id)>(?,?))"
+        );
+        let owner = plan(&mut conn, LIST_OWNER, 5).await;
+        assert_eq!(
+            owner,
+            "SEARCH tasks USING INDEX tasks_by_owner (owner=? AND (created_at,task_id)>(?,?))"
+        );
+        let count = plan(&mut conn, COUNT_LIVE_OWNER, 3).await;
+        assert!(
+            count.contains("SEARCH tasks USING INDEX tasks_by_owner (owner=?)"),
+            "{count}"
+        );
+        let expiry = "SEARCH tasks USING COVERING INDEX tasks_by_expiry (expires_at<?)";
+        let purge = plan(&mut conn, PURGE_BATCH, 2).await;
+        assert!(purge.contains(expiry), "{purge}");
+        assert!(!purge.contains("SCAN tasks"), "{purge}");
+        let total = plan(&mut conn, COUNT_LIVE_TOTAL, 1).await;
+        assert!(total.contains(expiry), "{total}");
+        let exists = plan(&mut conn, EXISTS_LIVE, 2).await;
+        assert!(exists.contains(by_id), "{exists}");
+        let versions = plan(&mut conn, VERSIONS, 1).await;
+        assert!(versions.contains(by_id), "{versions}");
+    }
+}

@@ -1,0 +1,10 @@
+-- Fails every live, non-terminal task (?1, ?2: status::CHANGEABLE) last updated before ?3.
+UPDATE tasks SET
+    status = ?4,
+    status_message = ?5,
+    outcome = ?6,
+    last_updated_at = max(?7, last_updated_at + 1)
+WHERE status IN (?1, ?2)
+  AND last_updated_at < ?3
+  AND (expires_at IS NULL OR expires_at > ?7)
+RETURNING task_id

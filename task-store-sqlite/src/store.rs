@@ -1,0 +1,639 @@
+//! [`SqliteTaskStore`]: the [`TaskStore`] implementation.
+
+use crate::error::driver;
+use crate::options::{Location, SqliteOptions};
+use crate::schema::{MIGRATIONS, migrate};
+use crate::sql;
+use crate::wake::{self, Waiters};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{ConnectOptions, SqliteConnection};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use task_core::{
+    LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
+    TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore, create_task_state, time, validate,
+};
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// Expired rows deleted per statement by a purge.
+const PURGE_BATCH: i64 = 1_000;
+
+/// A [`TaskStore`] in a SQLite file (or a private in-memory database).
+///
+/// Cloning is cheap and shares the store. The background sweeper and poller stop when the last
+/// clone is dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), task_core::TaskError> {
+/// use task_core::{NewTask, Scope, StoreConfig, TaskStore, TaskStoreExt};
+/// use task_store_sqlite::SqliteTaskStore;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
+/// let store = SqliteTaskStore::open(&url, StoreConfig::default()).await?;
+/// let task = store.create(NewTask::new().owned_by("alice")).await?;
+/// let alice = Scope::owner("alice");
+/// store.complete(&alice, &task.task_id, serde_json::Map::new()).await?;
+/// assert!(store.get(&alice, &task.task_id).await?.is_terminal());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteTaskStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: StoreConfig,
+    options: SqliteOptions,
+    location: Location,
+    connect: SqliteConnectOptions,
+    /// Serves reads; for a memory store, the writer pool itself.
+    reader: SqlitePool,
+    /// One connection: this process's writers queue here instead of spinning on SQLITE_BUSY.
+    writer: SqlitePool,
+    waiters: Arc<Waiters>,
+    background: Vec<AbortHandle>,
+    /// Holds a memory database open for as long as the store lives.
+    _keeper: Option<Mutex<SqliteConnection>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for SqliteTaskStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteTaskStore")
+            .field("location", &self.inner.location)
+            .field("options", &self.inner.options)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl SqliteTaskStore {
+    /// Opens (creating if missing) the store at `location` with the default
+    /// [`SqliteOptions`]: `sqlite://path`, `sqlite:path`, a plain path, or `sqlite::memory:`.
+    /// A URL may carry settings, such as `sqlite://tasks.db?synchronous=full`.
+    pub async fn open(location: &str, config: StoreConfig) -> Result<Self, TaskError> {
+        SqliteTaskStore::open_with(location, config, SqliteOptions::default()).await
+    }
+
+    /// Opens the store at `location` with `options`; settings in the URL override them.
+    ///
+    /// Creates the file if it is missing and migrates its schema. Fails with a
+    /// [`crate::SqliteError`] inside [`TaskError::Backend`] for a file that is not a SQLite
+    /// database, is another application's database, or has a newer schema.
+    pub async fn open_with(
+        location: &str,
+        config: StoreConfig,
+        options: SqliteOptions,
+    ) -> Result<Self, TaskError> {
+        let (location, options) = Location::parse(location, options)?;
+        let connect = location.connect_options(&options);
+        let keeper = match location {
+            Location::Memory => Some(connect.connect().await.map_err(driver)?),
+            Location::File(_) => None,
+        };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
+            .connect_with(connect.clone())
+            .await
+            .map_err(driver)?;
+        {
+            let mut conn = writer.acquire().await.map_err(driver)?;
+            migrate(&mut conn, MIGRATIONS).await?;
+        }
+        let waiters = Arc::new(Waiters::default());
+        let mut background = Vec::new();
+        let reader = match location {
+            Location::Memory => writer.clone(),
+            Location::File(_) => {
+                // The writer made the file; later connections must not make a new, empty one.
+                let existing = connect.clone().create_if_missing(false);
+                let poller = wake::poll(existing.clone(), waiters.clone(), options.poll_interval);
+                background.push(tokio::spawn(poller).abort_handle());
+                SqlitePoolOptions::new()
+                    .max_connections(options.pool_size)
+                    .test_before_acquire(false)
+                    .connect_lazy_with(existing)
+            }
+        };
+        if let Some(every) = options.sweep_interval {
+            let sweeper = sweep(writer.clone(), every);
+            background.push(tokio::spawn(sweeper).abort_handle());
+        }
+        Ok(SqliteTaskStore {
+            inner: Arc::new(Inner {
+                config,
+                options,
+                location,
+                connect,
+                reader,
+                writer,
+                waiters,
+                background,
+                _keeper: keeper.map(Mutex::new),
+            }),
+        })
+    }
+
+    /// Where the database lives.
+    pub fn location(&self) -> &Location {
+        &self.inner.location
+    }
+
+    /// The settings the store runs with, URL settings included.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.inner.options
+    }
+
+    /// The options every connection of the store opens with (WAL, synchronous, busy timeout,
+    /// foreign keys), for tools that open their own connections on the same settings.
+    pub fn connect_options(&self) -> &SqliteConnectOptions {
+        &self.inner.connect
+    }
+
+    /// Stops the background tasks and closes every connection, waiting for them to finish.
+    /// Calls on this store (and its clones) fail afterwards.
+    pub async fn close(&self) {
+        for task in &self.inner.background {
+            task.abort();
+        }
+        self.inner.reader.close().await;
+        self.inner.writer.close().await;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn background(&self) -> &[AbortHandle] {
+        &self.inner.background
+    }
+
+    async fn fetch_task(
+        &self,
+        query: &'static str,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<SqliteRow, TaskError> {
+        validate::access(scope, task_id)?;
+        sqlx::query(query)
+            .bind(task_id)
+            .bind(scope.owner_name())
+            .bind(now_ms())
+            .fetch_optional(&self.inner.reader)
+            .await
+            .map_err(driver)?
+            .ok_or_else(|| TaskError::not_found(task_id))
+    }
+
+    /// Stores a new record; in a `BEGIN IMMEDIATE` transaction with the duplicate and limit
+    /// checks when limits apply, else as the single upsert statement.
+    async fn insert(&self, record: &TaskRecord) -> Result<(), TaskError> {
+        let config = &self.inner.config;
+        let task = &record.task;
+        let now = task.created_at.timestamp_millis();
+        let request = record.request.as_ref().map(sql::to_json).transpose()?;
+        let input_requests = sql::to_json(&record.input_requests)?;
+        let insert = sqlx::query(sql::INSERT)
+            .bind(&task.task_id)
+            .bind(&record.owner)
+            .bind(task.status.as_str())
+            .bind(&task.status_message)
+            .bind(now)
+            .bind(task.last_updated_at.timestamp_millis())
+            .bind(sql::ms(task.ttl))
+            .bind(task.expires_at().map(|at| at.timestamp_millis()))
+            .bind(sql::ms(task.poll_interval))
+            // The same bits as an i64, so every u64 round-trips.
+            .bind(record.requested_ttl.map(|ttl| ttl as i64))
+            .bind(record.revision.as_str())
+            .bind(request)
+            .bind(input_requests);
+        let duplicate = || TaskError::AlreadyExists {
+            task_id: task.task_id.clone(),
+        };
+        let per_owner = config.max_tasks_per_owner.zip(record.owner.as_deref());
+        if config.max_tasks.is_none() && per_owner.is_none() {
+            let done = insert.execute(&self.inner.writer).await.map_err(driver)?;
+            return if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(duplicate())
+            };
+        }
+        let mut tx = self
+            .inner
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(driver)?;
+        let exists: bool = sqlx::query_scalar(sql::EXISTS_LIVE)
+            .bind(&task.task_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(driver)?;
+        if exists {
+            return Err(duplicate());
+        }
+        if let Some(max) = config.max_tasks {
+            let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_TOTAL)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(driver)?;
+            if live >= to_i64(max) {
+                let kind = LimitKind::Total;
+                return Err(TaskError::LimitExceeded { kind, max });
+            }
+        }
+        if let Some((max, owner)) = per_owner {
+            let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_OWNER)
+                .bind(owner)
+                .bind(now)
+                .bind(to_i64(max))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(driver)?;
+            if live >= to_i64(max) {
+                let kind = LimitKind::PerOwner;
+                return Err(TaskError::LimitExceeded { kind, max });
+            }
+        }
+        let done = insert.execute(&mut *tx).await.map_err(driver)?;
+        if done.rows_affected() != 1 {
+            return Err(duplicate());
+        }
+        tx.commit().await.map_err(driver)
+    }
+
+    /// Explains a compare-and-set that matched no row. The decision was atomic; this only
+    /// names it: a visible terminal task refused the change, anything else was not found.
+    async fn refusal(&self, scope: &Scope, task_id: &str, change: &TaskChange) -> TaskError {
+        let status: Result<Option<String>, _> = sqlx::query_scalar(sql::SELECT_STATUS)
+            .bind(task_id)
+            .bind(scope.owner_name())
+            .bind(now_ms())
+            .fetch_optional(&self.inner.reader)
+            .await;
+        match status {
+            Err(error) => driver(error),
+            Ok(Some(status)) => match TaskStatus::parse(&status) {
+                // A non-terminal status now means the task was replaced after the refusal.
+                Some(from) if from.is_terminal() => TaskError::InvalidTransition {
+                    task_id: task_id.to_owned(),
+                    from,
+                    to: change.target(from),
+                },
+                Some(_) => TaskError::not_found(task_id),
+                None => crate::error::bad_row(task_id, format!("status: {status}")),
+            },
+            Ok(None) => TaskError::not_found(task_id),
+        }
+    }
+}
+
+/// Deletes expired rows in short batches; returns how many.
+async fn purge(writer: &SqlitePool) -> Result<u64, TaskError> {
+    let now = now_ms();
+    let mut purged = 0;
+    loop {
+        let done = sqlx::query(sql::PURGE_BATCH)
+            .bind(now)
+            .bind(PURGE_BATCH)
+            .execute(writer)
+            .await
+            .map_err(driver)?;
+        purged += done.rows_affected();
+        if done.rows_affected() < PURGE_BATCH as u64 {
+            return Ok(purged);
+        }
+    }
+}
+
+/// The sweeper: purges every `every` until the store aborts it.
+async fn sweep(writer: SqlitePool, every: Duration) {
+    let start = Instant::now() + every;
+    let mut interval = tokio::time::interval_at(start, every);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        // A failed sweep (a busy file, say) is retried on the next tick; reads never see
+        // expired rows either way.
+        let _ = purge(&writer).await;
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqliteTaskStore {
+    fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
+        let record = create_task_state(new, &self.inner.config)?;
+        self.insert(&record).await?;
+        Ok(record.task)
+    }
+
+    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        let row = self.fetch_task(sql::SELECT_TASK, scope, task_id).await?;
+        sql::task(&row)
+    }
+
+    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        let row = self.fetch_task(sql::SELECT_RECORD, scope, task_id).await?;
+        sql::record(&row)
+    }
+
+    async fn get_result(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<Option<TaskOutcome>, TaskError> {
+        let row = self.fetch_task(sql::SELECT_OUTCOME, scope, task_id).await?;
+        sql::outcome(task_id, &row)
+    }
+
+    async fn update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: TaskChange,
+    ) -> Result<Task, TaskError> {
+        validate::access(scope, task_id)?;
+        validate::change(&change, &self.inner.config)?;
+        let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
+        let (working, input_required) = sql::changeable();
+        let row = sqlx::query(sql::UPDATE)
+            .bind(task_id)
+            .bind(working)
+            .bind(input_required)
+            .bind(scope.owner_name())
+            .bind(time::now().timestamp_millis())
+            .bind(change.status.map(TaskStatus::as_str))
+            .bind(change.status_message.as_deref())
+            .bind(outcome)
+            .bind(change.cancel_requested)
+            .fetch_optional(&self.inner.writer)
+            .await
+            .map_err(driver)?;
+        match row {
+            Some(row) => {
+                self.inner.waiters.wake(task_id);
+                sql::task(&row)
+            }
+            None => Err(self.refusal(scope, task_id, &change).await),
+        }
+    }
+
+    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
+        scope.validate()?;
+        let limit = self.inner.config.page_limit(page.limit)?;
+        let after = match &page.cursor {
+            Some(cursor) => ListPosition::decode(cursor, scope)?,
+            None => ListPosition {
+                created_at_ms: i64::MIN,
+                task_id: String::new(),
+            },
+        };
+        let fetch = to_i64(limit as u64).saturating_add(1);
+        let query = match scope {
+            Scope::All => sqlx::query(sql::LIST_ALL),
+            Scope::Owner(owner) => sqlx::query(sql::LIST_OWNER).bind(owner),
+        };
+        let rows = query
+            .bind(after.created_at_ms)
+            .bind(&after.task_id)
+            .bind(now_ms())
+            .bind(fetch)
+            .fetch_all(&self.inner.reader)
+            .await
+            .map_err(driver)?;
+        let mut tasks = rows.iter().map(sql::task).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|t| ListPosition::after(t).encode(scope))
+        } else {
+            None
+        };
+        Ok(TaskPage { tasks, next_cursor })
+    }
+
+    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
+        validate::access(scope, task_id)?;
+        let done = sqlx::query(sql::DELETE)
+            .bind(task_id)
+            .bind(scope.owner_name())
+            .bind(now_ms())
+            .execute(&self.inner.writer)
+            .await
+            .map_err(driver)?;
+        let deleted = done.rows_affected() > 0;
+        if deleted {
+            self.inner.waiters.wake(task_id);
+        }
+        Ok(deleted)
+    }
+
+    async fn wait_for_update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        seen: DateTime<Utc>,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError> {
+        validate::access(scope, task_id)?;
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // Register first, then read: a write after the read wakes this registration.
+        let watch = self.inner.waiters.watch(task_id);
+        loop {
+            let notified = watch.notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let task = self.get(scope, task_id).await?;
+            if task.last_updated_at > seen || task.is_terminal() {
+                return Ok(task);
+            }
+            // Wake at expiry too, to report the task gone.
+            let expiry = task.expires_at().and_then(|at| {
+                let left = (at - Utc::now()).to_std().unwrap_or_default();
+                Instant::now().checked_add(left + Duration::from_millis(1))
+            });
+            let wake_at = match (deadline, expiry) {
+                (Some(d), Some(e)) => Some(d.min(e)),
+                (d, e) => d.or(e),
+            };
+            match wake_at {
+                Some(at) => {
+                    let _ = tokio::time::timeout_at(at, notified).await;
+                }
+                None => notified.await,
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return self.get(scope, task_id).await;
+            }
+        }
+    }
+
+    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
+        validate::task_id(task_id)?;
+        // Waiters in other processes need no signal: their pollers see every committed change.
+        self.inner.waiters.wake(task_id);
+        Ok(())
+    }
+
+    async fn purge_expired(&self) -> Result<u64, TaskError> {
+        purge(&self.inner.writer).await
+    }
+
+    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
+        validate::message(message, self.inner.config.max_payload_bytes)?;
+        let change = TaskChange::fail(message);
+        let (Some(status), Some(outcome)) = (change.status, &change.outcome) else {
+            return Err(TaskError::InvalidInput("a failure needs an outcome".into()));
+        };
+        let now = time::now();
+        let cutoff = chrono::Duration::from_std(older_than)
+            .ok()
+            .and_then(|age| now.checked_sub_signed(age))
+            .map_or(i64::MIN, |at| at.timestamp_millis());
+        let (working, input_required) = sql::changeable();
+        let rows = sqlx::query(sql::RECOVER_STUCK)
+            .bind(working)
+            .bind(input_required)
+            .bind(cutoff)
+            .bind(status.as_str())
+            .bind(message)
+            .bind(sql::to_json(outcome)?)
+            .bind(now.timestamp_millis())
+            .fetch_all(&self.inner.writer)
+            .await
+            .map_err(driver)?;
+        for row in &rows {
+            if let Ok(id) = sqlx::Row::try_get::<&str, _>(row, 0) {
+                self.inner.waiters.wake(id);
+            }
+        }
+        Ok(rows.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Synchronous;
+
+    async fn pragma(conn: &mut SqliteConnection, name: &'static str) -> String {
+        let row = sqlx::query(name).fetch_one(conn).await.unwrap();
+        match sqlx::Row::try_get::<i64, _>(&row, 0) {
+            Ok(number) => number.to_string(),
+            Err(_) => sqlx::Row::get::<String, _>(&row, 0),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_connection_gets_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?synchronous=full&busy_timeout_ms=1234&pool_size=3",
+            dir.path().join("t.db").display()
+        );
+        let store = SqliteTaskStore::open(&url, StoreConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(store.options().synchronous, Synchronous::Full);
+        // Hold every reader connection at once, so each is a distinct connection.
+        let mut held = vec![store.inner.writer.acquire().await.unwrap()];
+        for _ in 0..3 {
+            held.push(store.inner.reader.acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            assert_eq!(pragma(conn, "PRAGMA journal_mode").await, "wal");
+            assert_eq!(pragma(conn, "PRAGMA synchronous").await, "2", "FULL");
+            assert_eq!(pragma(conn, "PRAGMA busy_timeout").await, "1234");
+            assert_eq!(pragma(conn, "PRAGMA foreign_keys").await, "1");
+            assert_eq!(pragma(conn, "PRAGMA journal_size_limit").await, "67108864");
+        }
+        drop(held);
+        let normal = format!("sqlite://{}", dir.path().join("n.db").display());
+        let store = SqliteTaskStore::open(&normal, StoreConfig::default())
+            .await
+            .unwrap();
+        let mut conn = store.inner.reader.acquire().await.unwrap();
+        assert_eq!(pragma(&mut conn, "PRAGMA synchronous").await, "1", "NORMAL");
+        assert_eq!(pragma(&mut conn, "PRAGMA busy_timeout").await, "5000");
+    }
+
+    #[tokio::test]
+    async fn a_memory_database_outlives_its_pool_connections() {
+        let store = SqliteTaskStore::open("sqlite::memory:", StoreConfig::default())
+            .await
+            .unwrap();
+        let task = store.create(NewTask::new()).await.unwrap();
+        // Without the keeper, closing the pool's only connection would drop the database.
+        store.inner.writer.close().await;
+        let mut conn = store.connect_options().connect().await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE task_id = ?1")
+            .bind(&task.task_id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+        // Two memory stores are separate databases.
+        let other = SqliteTaskStore::open("sqlite::memory:", StoreConfig::default())
+            .await
+            .unwrap();
+        assert!(other.get(&Scope::All, &task.task_id).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn background_tasks_stop_when_the_store_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let options = SqliteOptions::default().with_sweep_interval(Some(Duration::from_secs(1)));
+        let store =
+            SqliteTaskStore::open_with(path.to_str().unwrap(), StoreConfig::default(), options)
+                .await
+                .unwrap();
+        let handles: Vec<AbortHandle> = store.background().to_vec();
+        assert_eq!(handles.len(), 2, "a poller and a sweeper");
+        assert!(handles.iter().all(|h| !h.is_finished()));
+        let clone = store.clone();
+        drop(store);
+        tokio::task::yield_now().await;
+        assert!(
+            handles.iter().all(|h| !h.is_finished()),
+            "a clone keeps them"
+        );
+        drop(clone);
+        let stopped = async {
+            while !handles.iter().all(AbortHandle::is_finished) {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), stopped)
+            .await
+            .expect("the background tasks stop");
+    }
+}

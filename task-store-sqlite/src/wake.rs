@@ -1,0 +1,224 @@
+//! Waking waiters: at once for writes made through this store, and within the poll interval
+//! for writes made by other stores or processes on the same file.
+//!
+//! Each watched task has one [`Notify`]. A waiter registers before it reads the task, so a
+//! write that lands after the read wakes it and a write before the read is seen by the read.
+//!
+//! One poller per store watches the file: every poll interval it reads `PRAGMA data_version`
+//! on a connection of its own, which changes whenever any other connection commits. Only then
+//! does it read the versions (`lastUpdatedAt`) of the watched tasks in one statement, and it
+//! wakes each task whose version differs from the one it saw last, or that it sees for the
+//! first time. Any commit after a waiter registered therefore wakes it by the next tick.
+
+use crate::error::driver;
+use crate::sql;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Row, SqliteConnection};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use task_core::TaskError;
+use tokio::sync::Notify;
+use tokio::time::MissedTickBehavior;
+
+/// Ids per versions query, well under SQLite's limits.
+const BATCH: usize = 500;
+
+/// The watched tasks of one store.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters {
+    watched: Mutex<HashMap<Arc<str>, Watch>>,
+}
+
+#[derive(Debug)]
+struct Watch {
+    notify: Arc<Notify>,
+    waiters: usize,
+    /// What the poller last read: `None` before its first look, `Some(None)` for a gone task.
+    polled: Option<Option<i64>>,
+}
+
+/// Registration of one waiter; dropping it unregisters.
+#[derive(Debug)]
+pub(crate) struct WatchGuard {
+    waiters: Arc<Waiters>,
+    id: Arc<str>,
+    notify: Arc<Notify>,
+}
+
+impl WatchGuard {
+    /// The task's wake-up signal.
+    pub(crate) fn notify(&self) -> &Notify {
+        &self.notify
+    }
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let mut watched = self.waiters.lock();
+        if let Some(watch) = watched.get_mut(&self.id) {
+            watch.waiters -= 1;
+            if watch.waiters == 0 {
+                watched.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl Waiters {
+    // Nothing panics while the lock is held, so a poisoned map is still consistent.
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Watch>> {
+        self.watched.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a waiter of `task_id`.
+    pub(crate) fn watch(self: &Arc<Self>, task_id: &str) -> WatchGuard {
+        let mut watched = self.lock();
+        let id = match watched.get_key_value(task_id) {
+            Some((id, _)) => id.clone(),
+            None => Arc::from(task_id),
+        };
+        let watch = watched.entry(id.clone()).or_insert_with(|| Watch {
+            notify: Arc::new(Notify::new()),
+            waiters: 0,
+            polled: None,
+        });
+        watch.waiters += 1;
+        WatchGuard {
+            waiters: self.clone(),
+            id,
+            notify: watch.notify.clone(),
+        }
+    }
+
+    /// Wakes every waiter of `task_id` in this store.
+    pub(crate) fn wake(&self, task_id: &str) {
+        if let Some(watch) = self.lock().get(task_id) {
+            watch.notify.notify_waiters();
+        }
+    }
+
+    fn watched_ids(&self) -> Vec<Arc<str>> {
+        self.lock().keys().cloned().collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Records the version the poller read and wakes the task's waiters if it is news.
+    fn observe(&self, task_id: &str, version: Option<i64>) {
+        if let Some(watch) = self.lock().get_mut(task_id)
+            && watch.polled != Some(version)
+        {
+            watch.polled = Some(version);
+            watch.notify.notify_waiters();
+        }
+    }
+}
+
+/// The poller: runs until the store drops it (its task is aborted).
+pub(crate) async fn poll(connect: SqliteConnectOptions, waiters: Arc<Waiters>, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut conn: Option<SqliteConnection> = None;
+    let mut last_data_version = None;
+    loop {
+        interval.tick().await;
+        if waiters.is_empty() {
+            continue;
+        }
+        let live = match conn.as_mut() {
+            Some(live) => live,
+            None => match connect.connect().await {
+                Ok(fresh) => conn.insert(fresh),
+                Err(_) => continue, // the file is unreachable for now; try next tick
+            },
+        };
+        if check(live, &waiters, &mut last_data_version).await.is_err() {
+            // Start over on a fresh connection; the first look wakes everyone once.
+            conn = None;
+            last_data_version = None;
+        }
+    }
+}
+
+async fn check(
+    conn: &mut SqliteConnection,
+    waiters: &Waiters,
+    last_data_version: &mut Option<i64>,
+) -> Result<(), TaskError> {
+    // Read before the versions: a commit after this read changes it for the next tick.
+    let data_version: i64 = sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(driver)?;
+    if *last_data_version == Some(data_version) {
+        return Ok(());
+    }
+    for ids in waiters.watched_ids().chunks(BATCH) {
+        let ids: Vec<&str> = ids.iter().map(|id| &**id).collect();
+        let ids = sql::to_json(&ids)?;
+        let rows = sqlx::query(sql::VERSIONS)
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(driver)?;
+        for row in rows {
+            let id: &str = row.try_get(0).map_err(driver)?;
+            let version: Option<i64> = row.try_get(1).map_err(driver)?;
+            waiters.observe(id, version);
+        }
+    }
+    *last_data_version = Some(data_version);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_are_counted_and_removed_with_the_last_waiter() {
+        let waiters = Arc::new(Waiters::default());
+        let first = waiters.watch("t");
+        let second = waiters.watch("t");
+        assert!(Arc::ptr_eq(&first.notify, &second.notify));
+        assert_eq!(waiters.watched_ids().len(), 1);
+        drop(first);
+        assert_eq!(waiters.watched_ids().len(), 1);
+        drop(second);
+        assert!(waiters.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_poller_wakes_on_first_sight_and_on_change_only() {
+        let waiters = Arc::new(Waiters::default());
+        let guard = waiters.watch("t");
+        let armed = || {
+            let mut notified = Box::pin(guard.notify().notified());
+            notified.as_mut().enable();
+            notified
+        };
+        let mut first = armed();
+        waiters.observe("t", Some(1));
+        assert!(is_ready(first.as_mut()), "first sight wakes");
+        let mut same = armed();
+        waiters.observe("t", Some(1));
+        assert!(!is_ready(same.as_mut()), "no change, no wake");
+        waiters.observe("t", Some(2));
+        assert!(is_ready(same.as_mut()), "a change wakes");
+        let mut gone = armed();
+        waiters.observe("t", None);
+        assert!(is_ready(gone.as_mut()), "a deletion wakes");
+        let mut other = armed();
+        waiters.observe("unwatched", Some(5));
+        assert!(!is_ready(other.as_mut()), "another task's change");
+    }
+
+    /// Whether the future is ready when polled once.
+    fn is_ready<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        future.poll(&mut cx).is_ready()
+    }
+}
