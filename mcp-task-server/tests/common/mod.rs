@@ -41,6 +41,16 @@ pub fn memory() -> TestStore {
     }
 }
 
+/// A SQLite file in a fresh temporary directory, removed with the `TestStore`.
+pub fn sqlite() -> TestStore {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    TestStore {
+        url: format!("sqlite://{}", dir.path().join("tasks.db").display()),
+        shared: true,
+        _dir: Some(dir),
+    }
+}
+
 /// A Redis at `$REDIS_URL` (which `scripts/test-all.sh` provides), under a fresh key prefix.
 pub fn redis() -> TestStore {
     let server = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
