@@ -35,6 +35,11 @@ async fn call(
         .expect("a tasks/* method")
 }
 
+/// Calls a method about one task as Alice.
+async fn on_task(store: &dyn TaskStore, method: &str, task_id: &str) -> Result<Value, ErrorData> {
+    call(store, &alice(), method, json!({"taskId": task_id})).await
+}
+
 async fn create(store: &dyn TaskStore, owner: &str) -> Task {
     store
         .create(NewTask::new().owned_by(owner).with_ttl(60_000))
@@ -53,14 +58,9 @@ fn text_result(text: &str) -> Map<String, Value> {
 async fn get_answers_the_task_flat() {
     let store = store(StoreConfig::default());
     let task = create(store.as_ref(), "alice").await;
-    let answer = call(
-        store.as_ref(),
-        &alice(),
-        "tasks/get",
-        json!({"taskId": task.task_id}),
-    )
-    .await
-    .unwrap();
+    let answer = on_task(store.as_ref(), "tasks/get", &task.task_id)
+        .await
+        .unwrap();
     assert_eq!(answer, serde_json::to_value(&task).unwrap());
     assert_eq!(answer["status"], "working");
     assert_eq!(answer["ttl"], 60_000);
@@ -216,14 +216,9 @@ async fn cancel_answers_flat_and_refuses_terminal_tasks() {
         .complete(&alice(), &done.task_id, Map::new())
         .await
         .unwrap();
-    let error = call(
-        store.as_ref(),
-        &alice(),
-        "tasks/cancel",
-        json!({"taskId": done.task_id}),
-    )
-    .await
-    .unwrap_err();
+    let error = on_task(store.as_ref(), "tasks/cancel", &done.task_id)
+        .await
+        .unwrap_err();
     assert_eq!(error.code, INVALID_PARAMS);
     assert_eq!(
         store.get(&alice(), &done.task_id).await.unwrap().status,
@@ -274,13 +269,7 @@ async fn result_of_a_failed_request_is_its_error() {
     };
     let change = TaskChange::finish(TaskStatus::Failed, TaskOutcome::Error(error.clone()), None);
     store.update(&alice(), &task.task_id, change).await.unwrap();
-    let answer = call(
-        store.as_ref(),
-        &alice(),
-        "tasks/result",
-        json!({"taskId": task.task_id}),
-    )
-    .await;
+    let answer = on_task(store.as_ref(), "tasks/result", &task.task_id).await;
     assert_eq!(answer, Err(error));
 }
 
@@ -292,14 +281,9 @@ async fn result_of_a_tool_error_result_is_that_result() {
     result.insert("isError".into(), json!(true));
     let change = TaskChange::finish(TaskStatus::Failed, TaskOutcome::Result(result), None);
     store.update(&alice(), &task.task_id, change).await.unwrap();
-    let answer = call(
-        store.as_ref(),
-        &alice(),
-        "tasks/result",
-        json!({"taskId": task.task_id}),
-    )
-    .await
-    .unwrap();
+    let answer = on_task(store.as_ref(), "tasks/result", &task.task_id)
+        .await
+        .unwrap();
     assert_eq!(answer["isError"], true);
     assert_eq!(answer["content"][0]["text"], "bad input");
     assert_eq!(
@@ -317,14 +301,9 @@ async fn result_of_a_cancelled_task_is_a_clear_error() {
         let params = json!({"taskId": task.task_id});
         tokio::spawn(async move { call(store.as_ref(), &alice(), "tasks/result", params).await })
     };
-    call(
-        store.as_ref(),
-        &alice(),
-        "tasks/cancel",
-        json!({"taskId": task.task_id}),
-    )
-    .await
-    .unwrap();
+    on_task(store.as_ref(), "tasks/cancel", &task.task_id)
+        .await
+        .unwrap();
     let error = tokio::time::timeout(GUARD, waiter)
         .await
         .unwrap()

@@ -39,6 +39,13 @@ fn text_result(text: &str) -> Map<String, Value> {
         .clone()
 }
 
+/// Calls a method about one task as Alice.
+async fn on_task(store: &dyn TaskStore, method: &str, task_id: &str) -> Result<Value, ErrorData> {
+    handle(store, &alice(), method, Some(json!({"taskId": task_id})))
+        .await
+        .expect("a tasks/* method")
+}
+
 async fn finished(store: &Arc<dyn TaskStore>, task_id: &str) -> task_core::TaskRecord {
     let task = tokio::time::timeout(GUARD, store.wait_until_terminal(&alice(), task_id, None))
         .await
@@ -124,15 +131,7 @@ async fn an_error_result_ends_failed_with_the_result_kept() {
     assert_eq!(record.task.status, TaskStatus::Failed);
     assert_eq!(record.task.status_message.as_deref(), Some("no such file"));
     assert_eq!(record.outcome, Some(TaskOutcome::Result(kept)));
-    let answer = handle(
-        store.as_ref(),
-        &alice(),
-        "tasks/result",
-        Some(json!({"taskId": id})),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let answer = on_task(store.as_ref(), "tasks/result", &id).await.unwrap();
     assert_eq!(answer["isError"], true);
 }
 
@@ -150,14 +149,7 @@ async fn a_json_rpc_error_ends_failed_and_is_the_result() {
     let record = finished(&store, &id).await;
     assert_eq!(record.task.status, TaskStatus::Failed);
     assert_eq!(record.task.status_message.as_deref(), Some("it broke"));
-    let answer = handle(
-        store.as_ref(),
-        &alice(),
-        "tasks/result",
-        Some(json!({"taskId": id})),
-    )
-    .await
-    .unwrap();
+    let answer = on_task(store.as_ref(), "tasks/result", &id).await;
     assert_eq!(answer, Err(error));
 }
 
@@ -197,15 +189,7 @@ async fn cancelling_drops_the_work_and_the_task_stays_cancelled() {
     .unwrap();
     let id = started.task().task_id.clone();
     tokio::time::timeout(GUARD, running).await.unwrap().unwrap();
-    handle(
-        store.as_ref(),
-        &alice(),
-        "tasks/cancel",
-        Some(json!({"taskId": id})),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    on_task(store.as_ref(), "tasks/cancel", &id).await.unwrap();
     // The work is dropped (its sender closes) and the worker ends.
     assert!(tokio::time::timeout(GUARD, dropped).await.unwrap().is_err());
     tokio::time::timeout(GUARD, started.worker)
@@ -241,14 +225,7 @@ async fn cancel_and_completion_race_safely() {
             let (store, id, mut go) = (store.clone(), id.clone(), go.clone());
             tokio::spawn(async move {
                 let _ = go.wait_for(|go| *go).await;
-                handle(
-                    store.as_ref(),
-                    &alice(),
-                    "tasks/cancel",
-                    Some(json!({"taskId": id})),
-                )
-                .await
-                .unwrap()
+                on_task(store.as_ref(), "tasks/cancel", &id).await
             })
         };
         go_tx.send(true).unwrap();
