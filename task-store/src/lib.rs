@@ -66,10 +66,14 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! # #[cfg(not(feature = "memory"))] {
-//! let error = task_store::open("memory://").await.unwrap_err();
-//! assert!(error.to_string().contains("enable the `memory` feature"));
-//! # }
+//! let compiled_in = [cfg!(feature = "memory"), cfg!(feature = "sqlite"), cfg!(feature = "redis")];
+//! let urls = ["memory://", "sqlite::memory:", "redis://127.0.0.1:6379"];
+//! for ((url, feature), compiled_in) in urls.iter().zip(["memory", "sqlite", "redis"]).zip(compiled_in) {
+//!     if !compiled_in {
+//!         let error = task_store::open(url).await.unwrap_err();
+//!         assert!(error.to_string().contains(&format!("enable the `{feature}` feature")));
+//!     }
+//! }
 //! # }
 //! ```
 #![warn(missing_docs)]
