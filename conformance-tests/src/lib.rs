@@ -1,6 +1,7 @@
 //! The conformance suite for [`TaskStore`] implementations: lifecycle, transitions,
 //! cancellation races, outcomes, waiting, listing, ttl, owner isolation, limits, ids, a mixed
-//! load, and hostile input generated with proptest.
+//! load, hostile input generated with proptest, and the same through the MCP handlers of
+//! `task_protocol`.
 //!
 //! Every backend in this workspace runs it, and so can yours, in a few lines:
 //!
@@ -262,6 +263,9 @@ macro_rules! conformance_suite {
             hostile_payloads,
             hostile_payload_limit,
             hostile_nesting,
+            protocol_hostile_requests,
+            protocol_hostile_outcomes,
+            protocol_foreign_like_missing,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

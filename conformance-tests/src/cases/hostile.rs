@@ -24,14 +24,14 @@ use task_core::{ErrorData, TaskOutcome, TaskRecord, TaskStoreExt, validate};
 const CASES: usize = 128;
 /// The payload limit of the store the random payloads go to: small, so that sizes on both
 /// sides of it are cheap to generate.
-const SMALL_LIMIT: usize = 4 * 1024;
+pub(super) const SMALL_LIMIT: usize = 4 * 1024;
 /// The payload size the issue asks about: 10 MB.
 const TEN_MB: usize = 10 * 1024 * 1024;
 /// The owners of the fixture tasks every case checks are left alone.
 const FIXTURE_OWNERS: [&str; 2] = ["fixture-owner-α", "fixture-owner-β"];
 
 /// Strings an SQL or key-value store might treat as syntax.
-const METACHARACTERS: [&str; 14] = [
+pub(super) const METACHARACTERS: [&str; 14] = [
     "'; DROP TABLE tasks; --",
     "\" OR 1=1 --",
     "' OR '1'='1",
@@ -80,7 +80,7 @@ fn runner(seed: u64) -> TestRunner {
 }
 
 /// A value's `Debug` text, cut short so a 10 KB id still makes a readable report.
-fn show(value: &impl Debug) -> String {
+pub(super) fn show(value: &impl Debug) -> String {
     let text = format!("{value:?}");
     match text.char_indices().nth(400) {
         Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
@@ -89,14 +89,14 @@ fn show(value: &impl Debug) -> String {
 }
 
 /// Inputs drawn from a strategy, with the seed that replays them.
-struct Inputs<T> {
+pub(super) struct Inputs<T> {
     seed: u64,
     values: Vec<T>,
 }
 
 /// Draws the inputs of one case up front (strategies cannot cross an `.await`), printing the
 /// seed so that a failure, a panic or a hang can be replayed.
-fn draw<S: Strategy>(name: &str, strategy: S) -> Result<Inputs<S::Value>, CaseError> {
+pub(super) fn draw<S: Strategy>(name: &str, strategy: S) -> Result<Inputs<S::Value>, CaseError> {
     let seed = seed();
     eprintln!("{name}: HOSTILE_SEED={seed}");
     let mut runner = runner(seed);
@@ -110,7 +110,11 @@ fn draw<S: Strategy>(name: &str, strategy: S) -> Result<Inputs<S::Value>, CaseEr
 /// Runs `check` on each input in a task of its own, so a panic in the store is caught and
 /// reported with the input and the seed. `check` says whether the store accepted the input;
 /// the counts are printed, to show that both sides were exercised.
-async fn for_each_input<T, F, Fut>(name: &str, inputs: Inputs<T>, mut check: F) -> CaseResult
+pub(super) async fn for_each_input<T, F, Fut>(
+    name: &str,
+    inputs: Inputs<T>,
+    mut check: F,
+) -> CaseResult
 where
     T: Clone + Debug + Send + 'static,
     F: FnMut(T) -> Fut,
@@ -147,7 +151,7 @@ where
 
 /// Strings of every shape: empty, plain, arbitrary Unicode (control characters included),
 /// key and SQL syntax, non-ASCII, and long ones up to 10 KB.
-fn any_name() -> impl Strategy<Value = String> {
+pub(super) fn any_name() -> impl Strategy<Value = String> {
     let syntax = vec(
         prop::sample::select(vec![
             '{', '}', ':', '*', '?', '[', ']', '\'', '"', ';', '%', '_', '\\', '-', ' ', '/', '.',
@@ -219,7 +223,7 @@ fn number() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn text() -> impl Strategy<Value = String> {
+pub(super) fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
         prop::sample::select(METACHARACTERS.to_vec()).prop_map(str::to_owned),
@@ -228,7 +232,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 /// Arbitrary JSON: scalars, strings of any characters, and small nested arrays and objects.
-fn json_value() -> impl Strategy<Value = Value> {
+pub(super) fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -255,7 +259,7 @@ fn nest(value: Value, depth: usize) -> Value {
 }
 
 /// JSON values that are deep, wide, near the payload limit, or just odd.
-fn payload() -> impl Strategy<Value = Value> {
+pub(super) fn payload() -> impl Strategy<Value = Value> {
     prop_oneof![
         json_value(),
         (json_value(), 0usize..=160).prop_map(|(v, depth)| nest(v, depth)),
@@ -265,8 +269,16 @@ fn payload() -> impl Strategy<Value = Value> {
 }
 
 /// A result object holding `payload` under a random key, so its size and depth vary.
-fn result_object() -> impl Strategy<Value = Map<String, Value>> {
+pub(super) fn result_object() -> impl Strategy<Value = Map<String, Value>> {
     (text(), payload()).prop_map(|(key, value)| obj(json!({ "content": [], key: value })))
+}
+
+/// The `data` of a JSON-RPC error: absent, an explicit `null` (which must not read back as
+/// absent), or a value.
+pub(super) fn error_data(
+    value: impl Strategy<Value = Value> + 'static,
+) -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![Just(None), Just(Some(Value::Null)), value.prop_map(Some)]
 }
 
 /// One change of any kind with hostile contents.
@@ -286,12 +298,10 @@ fn hostile_change() -> impl Strategy<Value = Hostile> {
         (SMALL_LIMIT - 8..SMALL_LIMIT + 8).prop_map(|n| "m".repeat(n)),
     ];
     let error =
-        (any::<i64>(), text(), prop::option::of(payload())).prop_map(|(code, message, data)| {
-            ErrorData {
-                code,
-                message,
-                data,
-            }
+        (any::<i64>(), text(), error_data(payload())).prop_map(|(code, message, data)| ErrorData {
+            code,
+            message,
+            data,
         });
     prop_oneof![
         message.clone().prop_map(Hostile::Message),
@@ -306,14 +316,14 @@ fn hostile_change() -> impl Strategy<Value = Hostile> {
 // Fixtures: tasks every hostile call must leave alone.
 
 #[derive(Clone)]
-struct Fixtures {
-    store: Arc<dyn TaskStore>,
-    records: Vec<TaskRecord>,
+pub(super) struct Fixtures {
+    pub(super) store: Arc<dyn TaskStore>,
+    pub(super) records: Vec<TaskRecord>,
 }
 
 impl Fixtures {
     /// Two owners' tasks, one running and one completed each.
-    async fn new(store: Arc<dyn TaskStore>) -> Result<Fixtures, CaseError> {
+    pub(super) async fn new(store: Arc<dyn TaskStore>) -> Result<Fixtures, CaseError> {
         let mut records = Vec::new();
         for owner in FIXTURE_OWNERS {
             let running = step!(store.create(NewTask::new().owned_by(owner)).await);
@@ -328,7 +338,7 @@ impl Fixtures {
     }
 
     /// The fixtures are exactly as they were, and the store holds nothing else.
-    async fn unchanged(&self) -> Result<(), String> {
+    pub(super) async fn unchanged(&self) -> Result<(), String> {
         for before in &self.records {
             let id = &before.task.task_id;
             match self.store.get_record(&Scope::All, id).await {

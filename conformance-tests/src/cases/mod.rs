@@ -17,6 +17,7 @@ mod listing;
 mod load;
 mod outcomes;
 mod owners;
+mod protocol;
 mod transitions;
 mod ttl;
 mod waiting;
@@ -95,6 +96,9 @@ table![
     hostile::hostile_payloads,
     hostile::hostile_payload_limit,
     hostile::hostile_nesting,
+    protocol::protocol_hostile_requests,
+    protocol::protocol_hostile_outcomes,
+    protocol::protocol_foreign_like_missing,
 ];
 
 /// A JSON object from a `json!` literal.
