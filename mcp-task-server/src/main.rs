@@ -1,7 +1,7 @@
 //! `mcp-task-server`: an MCP 2025-11-25 server over stdio whose tasks live in any task store.
 //!
 //! ```text
-//! mcp-task-server [--store URL] [--owner NAME]
+//! mcp-task-server [--store URL] [--owner NAME] [--recover-stuck-after SECONDS]
 //! ```
 //!
 //! It answers `initialize`, `ping`, `tools/list`, `tools/call` and `tasks/*`, offers the tools
@@ -39,7 +39,15 @@ struct Args {
     /// that share a store and an owner see each other's tasks.
     #[arg(long, value_name = "NAME")]
     owner: Option<String>,
+    /// On start, mark every task of the store that is still running but has not changed for
+    /// this many seconds as failed: after a crash, their workers are gone and clients would
+    /// otherwise wait forever. Leave it out when other live servers share the store.
+    #[arg(long, value_name = "SECONDS")]
+    recover_stuck_after: Option<u64>,
 }
+
+/// The message a recovered task fails with.
+const RECOVERED_MESSAGE: &str = "the server restarted before the task finished";
 
 /// Store settings the server applies unless the URL's query says otherwise: tasks live an hour
 /// by default and a day at most, and each owner may have 1,000 live tasks.
@@ -87,6 +95,16 @@ async fn run(args: Args) -> i32 {
             return 1;
         }
     };
+    if let Some(seconds) = args.recover_stuck_after {
+        let age = std::time::Duration::from_secs(seconds);
+        match store.recover_stuck(age, RECOVERED_MESSAGE).await {
+            Ok(count) => log!("marked {count} stuck task(s) failed"),
+            Err(error) => {
+                log!("cannot recover stuck tasks: {error}");
+                return 1;
+            }
+        }
+    }
     // The URL may hold a password: log only the backend.
     let backend = StoreUrl::parse(&args.store).map_or("?", |url| url.backend.feature());
     log!(

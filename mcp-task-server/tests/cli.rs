@@ -47,3 +47,46 @@ fn end_of_input_ends_the_server() {
     assert!(output.status.success());
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn stuck_tasks_are_recovered_at_start() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let (stuck, done) = runtime.block_on(async {
+        let store = task_store::open(&url).await.expect("the store opens");
+        let stuck = store
+            .create(task_store::NewTask::new())
+            .await
+            .expect("create");
+        let done = store
+            .create(task_store::NewTask::new())
+            .await
+            .expect("create");
+        let all = task_store::Scope::All;
+        task_store::TaskStoreExt::complete(store.as_ref(), &all, &done.task_id, Default::default())
+            .await
+            .expect("complete");
+        (stuck.task_id, done.task_id)
+    });
+    let output = run(&["--store", &url, "--recover-stuck-after", "0"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("marked 1 stuck task(s) failed"), "{stderr}");
+    runtime.block_on(async {
+        let store = task_store::open(&url).await.expect("the store reopens");
+        let all = task_store::Scope::All;
+        let stuck = store.get(&all, &stuck).await.expect("the stuck task");
+        assert_eq!(stuck.status, task_store::TaskStatus::Failed);
+        assert_eq!(
+            stuck.status_message.as_deref(),
+            Some("the server restarted before the task finished")
+        );
+        let done = store.get(&all, &done).await.expect("the finished task");
+        assert_eq!(done.status, task_store::TaskStatus::Completed);
+    });
+}
