@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test in the workspace. Makes sure what the tests need is there first:
-# redis-server, installed from the distribution's packages if missing, and a Redis server
-# answering at $REDIS_URL (default redis://127.0.0.1:6379), started if none does.
+# - redis-server, installed from the distribution's packages if missing, and a Redis server
+#   answering at $REDIS_URL (default redis://127.0.0.1:6379), started if none does;
+# - the official MCP Python SDK client (pip mcp==1.30.0) in a virtualenv at .venv, exported as
+#   $MCP_PYTHON for the interoperability test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +49,36 @@ ensure_redis() {
     exit 1
 }
 
+MCP_SDK_VERSION=1.30.0
+
+has_mcp_sdk() {
+    "$1" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_SDK_VERSION')" 2>/dev/null
+}
+
+ensure_python_client() {
+    local venv="$PWD/.venv"
+    if ! has_mcp_sdk "$venv/bin/python"; then
+        echo "python: creating $venv with mcp==$MCP_SDK_VERSION"
+        if ! command -v python3 >/dev/null || ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+            echo "python: installing python3 and python3-venv from the distribution's packages"
+            local sudo=""
+            [ "$(id -u)" -ne 0 ] && sudo="sudo"
+            $sudo apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-venv >/dev/null
+            python3 -m venv --clear "$venv"
+        fi
+        "$venv/bin/python" -m pip install --quiet "mcp==$MCP_SDK_VERSION"
+    fi
+    if ! has_mcp_sdk "$venv/bin/python"; then
+        echo "python: $venv has no mcp==$MCP_SDK_VERSION" >&2
+        exit 1
+    fi
+    export MCP_PYTHON="$venv/bin/python"
+    echo "python: $("$MCP_PYTHON" --version), mcp $MCP_SDK_VERSION at $MCP_PYTHON"
+}
+
 ensure_redis
+ensure_python_client
 cargo test --workspace --locked "$@"
 # The facade with each feature alone and with none: each doc test shows one way to pick a
 # backend, and a missing one is named in the error.

@@ -1,5 +1,7 @@
 //! The conformance suite for [`TaskStore`] implementations: lifecycle, transitions,
-//! cancellation races, outcomes, waiting, listing, ttl, owner isolation, limits and ids.
+//! cancellation races, outcomes, waiting, listing, ttl, owner isolation, limits, ids, a mixed
+//! load, hostile input generated with proptest, and the same through the MCP handlers of
+//! `task_protocol`.
 //!
 //! Every backend in this workspace runs it, and so can yours, in a few lines:
 //!
@@ -256,6 +258,14 @@ macro_rules! conformance_suite {
             concurrent_message_updates,
             recover_stuck,
             mixed_load,
+            hostile_names,
+            hostile_cursors,
+            hostile_payloads,
+            hostile_payload_limit,
+            hostile_nesting,
+            protocol_hostile_requests,
+            protocol_hostile_outcomes,
+            protocol_foreign_like_missing,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -24,6 +24,18 @@ enum Flaw {
     DropsTtl,
     /// Correct, but declares no ttl and no limits.
     DeclaresNothing,
+    /// Cuts status messages at the first NUL, as a C-string API would.
+    TruncatesAtNul,
+    /// Answers a cursor it cannot read with the first page instead of an error.
+    ForgivingCursor,
+}
+
+/// `text` up to its first NUL.
+fn cut_at_nul(text: String) -> String {
+    match text.split_once('\0') {
+        Some((head, _)) => head.to_owned(),
+        None => text,
+    }
 }
 
 #[derive(Debug)]
@@ -48,6 +60,9 @@ impl TaskStore for Broken {
     async fn create(&self, mut new: NewTask) -> Result<Task, TaskError> {
         if self.flaw == Flaw::DropsTtl {
             new.ttl = None;
+        }
+        if self.flaw == Flaw::TruncatesAtNul {
+            new.status_message = new.status_message.map(cut_at_nul);
         }
         self.inner.create(new).await
     }
@@ -77,8 +92,11 @@ impl TaskStore for Broken {
         &self,
         scope: &Scope,
         task_id: &str,
-        change: TaskChange,
+        mut change: TaskChange,
     ) -> Result<Task, TaskError> {
+        if self.flaw == Flaw::TruncatesAtNul {
+            change.status_message = change.status_message.map(cut_at_nul);
+        }
         match self.inner.update(scope, task_id, change.clone()).await {
             Err(TaskError::InvalidTransition { .. }) if self.flaw == Flaw::TerminalChanges => {
                 let mut task = self.inner.get(scope, task_id).await?;
@@ -90,7 +108,17 @@ impl TaskStore for Broken {
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        self.inner.list(scope, page).await
+        let limit = page.limit;
+        match self.inner.list(scope, page).await {
+            Err(TaskError::InvalidCursor) if self.flaw == Flaw::ForgivingCursor => {
+                let first = PageRequest {
+                    cursor: None,
+                    limit,
+                };
+                self.inner.list(scope, first).await
+            }
+            other => other,
+        }
     }
 
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
@@ -175,6 +203,20 @@ async fn a_store_that_never_expires_is_caught() {
     for case in ["ttl_expiry", "ttl_clamp", "ttl_counts_from_creation"] {
         let result = verdict(Flaw::DropsTtl, case).await;
         assert!(result.is_err(), "{case}: {result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_mangles_hostile_input_is_caught() {
+    let result = verdict(Flaw::TruncatesAtNul, "hostile_payloads").await;
+    assert!(result.is_err(), "NUL-truncated messages: {result:?}");
+    for case in [
+        "hostile_cursors",
+        "list_garbage_cursor",
+        "cursor_owner_binding",
+    ] {
+        let result = verdict(Flaw::ForgivingCursor, case).await;
+        assert!(result.is_err(), "{case} let a bad cursor page: {result:?}");
     }
 }
 

@@ -23,9 +23,19 @@ pub struct ErrorData {
     pub code: i64,
     /// A short description.
     pub message: String,
-    /// Optional details.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Optional details. A `"data": null` that was sent is kept as `Some(Value::Null)`, so a
+    /// stored error reads back exactly as the request returned it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub data: Option<Value>,
+}
+
+/// A field that is present, even as `null`, is `Some`; `default` makes an absent one `None`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 impl ErrorData {
@@ -123,6 +133,23 @@ mod tests {
             ErrorData::from(&error).message,
             "Cannot cancel task in terminal state 'failed'"
         );
+    }
+
+    #[test]
+    fn data_round_trips_absent_null_or_set() {
+        for data in [None, Some(Value::Null), Some(json!({"k": [1, null]}))] {
+            let error = ErrorData {
+                code: 1,
+                message: "m".into(),
+                data,
+            };
+            let text = serde_json::to_string(&error).unwrap();
+            assert_eq!(
+                serde_json::from_str::<ErrorData>(&text).unwrap(),
+                error,
+                "{text}"
+            );
+        }
     }
 
     #[test]

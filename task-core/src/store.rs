@@ -202,7 +202,15 @@ pub trait TaskStore: Send + Sync + Debug + 'static {
     async fn purge_expired(&self) -> Result<u64, TaskError>;
 
     /// Marks every non-terminal task not updated for `older_than` as `failed` with `message`,
-    /// for a restarted server whose workers died; returns how many.
+    /// for a restarted server whose workers died; returns how many. Their waiters wake.
+    ///
+    /// ```
+    /// # async fn on_start(store: &dyn task_core::TaskStore) -> Result<(), task_core::TaskError> {
+    /// // Longer than the longest gap between a live worker's updates.
+    /// let stuck_after = std::time::Duration::from_secs(600);
+    /// store.recover_stuck(stuck_after, "the server restarted; the task was lost").await?;
+    /// # Ok(()) }
+    /// ```
     async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError>;
 }
 

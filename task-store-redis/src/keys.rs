@@ -250,4 +250,27 @@ mod tests {
         assert!(samples[1].encode().as_str() > bound);
         assert_eq!(Member::decode(b"garbage"), None);
     }
+
+    proptest::proptest! {
+        /// Whatever an id or owner holds, its keys carry this store's tag and nothing but hex
+        /// after it, so they can neither name another store's key nor another task's.
+        #[test]
+        fn any_name_stays_in_its_own_keys(a in ".*", b in ".*", prefix in "[a-z0-9:._/-]{1,20}") {
+            let keys = Keys::new(&prefix);
+            let tag = format!("{{{prefix}}}:");
+            for (kind, key) in [
+                ("t:", keys.task(&a)),
+                ("o:", keys.owner_index(&a)),
+                ("oe:", keys.owner_expiry(&a)),
+                ("ch:", keys.channel(&a)),
+            ] {
+                let name = key.strip_prefix(&tag).and_then(|k| k.strip_prefix(kind));
+                let name = name.unwrap_or_else(|| panic!("{key:?} lacks {tag}{kind}"));
+                proptest::prop_assert!(name.bytes().all(|c| c.is_ascii_hexdigit()), "{key:?}");
+                proptest::prop_assert_eq!(name.len(), 2 * a.len());
+            }
+            proptest::prop_assert_eq!(keys.task(&a) == keys.task(&b), a == b);
+            proptest::prop_assert_eq!(keys.owner_index(&a) == keys.owner_index(&b), a == b);
+        }
+    }
 }

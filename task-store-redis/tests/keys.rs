@@ -154,3 +154,192 @@ async fn unsafe_prefixes_are_refused() {
         Err(TaskError::InvalidInput(_))
     ));
 }
+
+/// One command as `redis-cli monitor` shows it: its name, lowercased, and its arguments.
+fn parse_monitor_line(line: &str) -> Option<(String, Vec<Vec<u8>>)> {
+    let rest = &line[line.find("] ")? + 2..];
+    let mut args = Vec::new();
+    let mut bytes = rest.bytes().peekable();
+    while let Some(byte) = bytes.next() {
+        if byte != b'"' {
+            continue;
+        }
+        let mut arg = Vec::new();
+        while let Some(byte) = bytes.next() {
+            match byte {
+                b'"' => break,
+                b'\\' => match bytes.next()? {
+                    b'n' => arg.push(b'\n'),
+                    b'r' => arg.push(b'\r'),
+                    b't' => arg.push(b'\t'),
+                    b'a' => arg.push(7),
+                    b'b' => arg.push(8),
+                    b'x' => {
+                        let hex = [bytes.next()?, bytes.next()?];
+                        arg.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+                    }
+                    other => arg.push(other),
+                },
+                other => arg.push(other),
+            }
+        }
+        args.push(arg);
+    }
+    let name = String::from_utf8(args.first()?.clone())
+        .ok()?
+        .to_ascii_lowercase();
+    Some((name, args.split_off(1)))
+}
+
+/// The keys (and channels) a command names, for the commands this crate sends and its
+/// scripts run; `None` for a command the test does not know.
+fn named_keys(name: &str, args: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    match name {
+        "evalsha" | "eval" => {
+            let count: usize = std::str::from_utf8(args.get(1)?).ok()?.parse().ok()?;
+            Some(args.get(2..2 + count)?.to_vec())
+        }
+        "hmget" | "hgetall" | "hget" | "hset" | "del" | "exists" | "pexpireat" | "zadd"
+        | "zrem" | "zcard" | "zcount" | "zrangebylex" | "zrangebyscore" | "zrange" | "publish"
+        | "subscribe" | "unsubscribe" => Some(vec![args.first()?.clone()]),
+        "time" | "script" | "ping" | "client" | "hello" | "select" | "echo" | "info" => {
+            Some(Vec::new())
+        }
+        _ => None,
+    }
+}
+
+/// Every key of the server, with its serialised value and its expiry.
+fn snapshot(url: &str) -> std::collections::BTreeMap<Vec<u8>, (Vec<u8>, i64)> {
+    let mut connection = support::raw(url);
+    let keys: Vec<Vec<u8>> = task_store_redis::redis::cmd("KEYS")
+        .arg("*")
+        .query(&mut connection)
+        .unwrap();
+    keys.into_iter()
+        .map(|key| {
+            let dump: Vec<u8> = task_store_redis::redis::cmd("DUMP")
+                .arg(&key)
+                .query(&mut connection)
+                .unwrap();
+            let expires: i64 = task_store_redis::redis::cmd("PEXPIRETIME")
+                .arg(&key)
+                .query(&mut connection)
+                .unwrap();
+            (key, (dump, expires))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_crafted_as_other_stores_keys_touch_nothing_outside_their_own_store() {
+    use std::io::{BufRead, BufReader};
+    let server = support::PrivateRedis::start();
+    let url = server.url();
+    // Two stores an attacker would like to reach, with tasks, owners and expiries.
+    for prefix in ["victim", "mcp-tasks"] {
+        let options = RedisOptions::default().with_key_prefix(prefix);
+        let store = support::open_at(&url, StoreConfig::default(), options).await;
+        for (id, owner) in [("61", "x"), ("t:61", "{victim}"), ("ab", "o:78")] {
+            let new = NewTask::new()
+                .with_id(id)
+                .owned_by(owner)
+                .with_ttl(3_600_000);
+            store.create(new).await.unwrap();
+        }
+        store
+            .create(NewTask::new().with_id("unbound"))
+            .await
+            .unwrap();
+    }
+    let before = snapshot(&url);
+
+    let mut monitor = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "monitor"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("redis-cli monitor (it comes with redis-server)");
+    let mut lines = BufReader::new(monitor.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "OK", "monitoring");
+
+    // The attacker's store, prefix "a", with names that spell the others' keys, hash tags,
+    // index members and glob patterns.
+    let crafted = [
+        "{victim}:t:3631",
+        "}:t:3631",
+        "{victim}",
+        "victim",
+        "{mcp-tasks}:all",
+        "{mcp-tasks}:o:78",
+        "{a}:all",
+        "00000000000000000061\0x",
+        "*",
+        "{victim}*",
+        "61",
+        "t:61",
+    ];
+    let options = RedisOptions::default().with_key_prefix("a");
+    let attacker = support::open_at(&url, StoreConfig::default(), options).await;
+    for name in crafted {
+        let scope = Scope::owner(name);
+        let new = NewTask::new().with_id(name).owned_by(name).with_ttl(60_000);
+        match attacker.create(new).await {
+            Ok(_) => {}
+            Err(TaskError::InvalidInput(_)) => continue, // the NUL: refused before Redis
+            Err(other) => panic!("create {name:?}: {other}"),
+        }
+        attacker.get(&scope, name).await.unwrap();
+        attacker.set_message(&scope, name, name).await.unwrap();
+        attacker.list(&scope, PageRequest::first()).await.unwrap();
+        attacker.get(&Scope::owner("x"), name).await.unwrap_err();
+        attacker.cancel(&Scope::All, name).await.unwrap();
+        attacker.notify_update(name).await.unwrap();
+    }
+    attacker
+        .list(&Scope::All, PageRequest::first())
+        .await
+        .unwrap();
+    attacker.purge_expired().await.unwrap();
+    attacker
+        .recover_stuck(std::time::Duration::ZERO, "x")
+        .await
+        .unwrap();
+    for name in crafted.iter().filter(|n| !n.contains('\0')) {
+        assert!(
+            attacker.delete(&Scope::All, name).await.unwrap(),
+            "{name:?}"
+        );
+        assert!(!attacker.delete(&Scope::owner(*name), name).await.unwrap());
+    }
+    let sentinel = format!("end-{}", uuid::Uuid::new_v4().simple());
+    let _: String = task_store_redis::redis::cmd("ECHO")
+        .arg(&sentinel)
+        .query(&mut support::raw(&url))
+        .unwrap();
+
+    // Every key and channel the attacker's calls named, its scripts included, is its own.
+    let mut commands = 0;
+    for line in lines.by_ref() {
+        let line = line.expect("monitor output");
+        if line.contains(&sentinel) {
+            break;
+        }
+        let (name, args) = parse_monitor_line(&line).unwrap_or_else(|| panic!("{line}"));
+        let keys = named_keys(&name, &args)
+            .unwrap_or_else(|| panic!("a command this test does not know: {line}"));
+        for key in keys {
+            assert!(key.starts_with(b"{a}:"), "outside the store: {line}");
+        }
+        commands += 1;
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    assert!(commands > 100, "the monitor saw the calls ({commands})");
+
+    // And the other stores are byte for byte as they were; the attacker left no key behind.
+    assert_eq!(
+        snapshot(&url),
+        before,
+        "keys outside the attacker's store changed"
+    );
+}

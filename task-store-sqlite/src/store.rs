@@ -385,7 +385,11 @@ impl TaskStore for SqliteTaskStore {
         validate::change(&change, &self.inner.config)?;
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
         let (working, input_required) = sql::changeable();
-        let row = sqlx::query(sql::UPDATE)
+        // fetch_all, not fetch_optional: an `UPDATE … RETURNING` commits only when it runs to
+        // the end, and sqlx's fetch_optional stops after the row and ignores the error of that
+        // commit (launchbadge/sqlx#3430), so a write that failed (a full disk, say) would be
+        // acknowledged.
+        let rows = sqlx::query(sql::UPDATE)
             .bind(task_id)
             .bind(working)
             .bind(input_required)
@@ -395,13 +399,13 @@ impl TaskStore for SqliteTaskStore {
             .bind(change.status_message.as_deref())
             .bind(outcome)
             .bind(change.cancel_requested)
-            .fetch_optional(&self.inner.writer)
+            .fetch_all(&self.inner.writer)
             .await
             .map_err(driver)?;
-        match row {
+        match rows.first() {
             Some(row) => {
                 self.inner.waiters.wake(task_id);
-                sql::task(&row)
+                sql::task(row)
             }
             None => Err(self.refusal(scope, task_id, &change).await),
         }

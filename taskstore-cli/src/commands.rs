@@ -166,6 +166,31 @@ pub async fn purge(store: &dyn TaskStore, out: &Output) -> Result<(), TaskError>
     Ok(())
 }
 
+/// What `recover` marks stuck tasks with unless told otherwise.
+pub const RECOVER_MESSAGE: &str = "the server restarted and the task's worker was lost";
+
+/// `recover`: fails every running task not updated for `older_than_secs` seconds.
+pub async fn recover(
+    store: &dyn TaskStore,
+    scope: &Scope,
+    older_than_secs: u64,
+    message: &str,
+    out: &Output,
+) -> Result<(), TaskError> {
+    if scope.owner_name().is_some() {
+        return Err(TaskError::InvalidInput(
+            "recover acts on every owner's tasks: run it without --owner".into(),
+        ));
+    }
+    let older_than = std::time::Duration::from_secs(older_than_secs);
+    let recovered = store.recover_stuck(older_than, message).await?;
+    if out.json {
+        return out.json(&json!({ "recovered": recovered }));
+    }
+    println!("marked {recovered} stuck task(s) as failed");
+    Ok(())
+}
+
 /// `stats`: counts by status.
 pub async fn stats(store: &dyn TaskStore, scope: &Scope, out: &Output) -> Result<(), TaskError> {
     let tasks = all_tasks(store, scope).await?;

@@ -71,6 +71,16 @@ enum Command {
     },
     /// Delete expired tasks now.
     Purge,
+    /// Fail every running task not updated for a while: for a restarted server whose workers
+    /// died, so its clients stop waiting.
+    Recover {
+        /// Tasks not updated for this many seconds count as stuck.
+        #[arg(long, value_name = "SECONDS")]
+        older_than: u64,
+        /// The message the failed tasks carry.
+        #[arg(long, default_value = commands::RECOVER_MESSAGE)]
+        message: String,
+    },
     /// Count tasks by status.
     Stats,
 }
@@ -126,6 +136,10 @@ async fn run(cli: Cli) -> Result<(), TaskError> {
         Command::Cancel { id } => commands::cancel(store.as_ref(), &scope, &id, &out).await,
         Command::Watch { id } => commands::watch(store.as_ref(), &scope, &id, &out).await,
         Command::Purge => commands::purge(store.as_ref(), &out).await,
+        Command::Recover {
+            older_than,
+            message,
+        } => commands::recover(store.as_ref(), &scope, older_than, &message, &out).await,
         Command::Stats => commands::stats(store.as_ref(), &scope, &out).await,
     }
 }

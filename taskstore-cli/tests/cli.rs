@@ -153,6 +153,22 @@ async fn every_subcommand(url: &str) {
     );
     assert!(ok_text(url, &["purge"]).starts_with("purged"));
 
+    // recover: a task whose worker went quiet is failed, with the message given.
+    let stuck = store.create(NewTask::new()).await.expect("create").task_id;
+    store
+        .set_message(&Scope::All, &stuck, "step 1")
+        .await
+        .expect("progress");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let args = ["recover", "--older-than", "1", "--message", "worker lost"];
+    assert_eq!(ok_json(url, &args)["recovered"], 1);
+    let failed = ok_json(url, &["get", &stuck]);
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["statusMessage"], "worker lost");
+    assert!(ok_text(url, &["recover", "--older-than", "1"]).contains("marked 0 stuck"));
+    let (code, _) = failure(url, &["recover", "--older-than", "1", "--owner", &owner]);
+    assert_eq!(code, 2, "recover is for every owner");
+
     let (code, message) = failure(url, &["get", "no-such-task"]);
     assert_eq!(code, 3, "{message}");
     assert!(message.contains("not found"), "{message}");

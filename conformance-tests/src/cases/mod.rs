@@ -9,6 +9,7 @@ use task_core::{
 
 mod cancellation;
 mod concurrency;
+mod hostile;
 mod ids;
 mod lifecycle;
 mod limits;
@@ -16,6 +17,7 @@ mod listing;
 mod load;
 mod outcomes;
 mod owners;
+mod protocol;
 mod transitions;
 mod ttl;
 mod waiting;
@@ -89,6 +91,14 @@ table![
     concurrency::concurrent_message_updates,
     concurrency::recover_stuck,
     load::mixed_load,
+    hostile::hostile_names,
+    hostile::hostile_cursors,
+    hostile::hostile_payloads,
+    hostile::hostile_payload_limit,
+    hostile::hostile_nesting,
+    protocol::protocol_hostile_requests,
+    protocol::protocol_hostile_outcomes,
+    protocol::protocol_foreign_like_missing,
 ];
 
 /// A JSON object from a `json!` literal.

@@ -216,9 +216,12 @@ impl TaskStore for Scratch {
     }
 }
 
-/// The conformance suite's factory: a scratch store per case.
+/// The conformance suite's factory: a scratch store per case. The suite stores 10 MB payloads,
+/// which a busy machine's Redis takes seconds to handle (stalling every other case's calls
+/// meanwhile), so replies may take longer than the default 2 s.
 pub async fn scratch_store(config: StoreConfig) -> Arc<dyn TaskStore> {
-    Arc::new(Scratch::open(config).await)
+    let options = options().with_response_timeout(Duration::from_secs(30));
+    Arc::new(Scratch::open_with(config, options).await)
 }
 
 /// Awaits `future`, failing the test if it takes longer than [`HANG`]. Waits under test run
@@ -240,21 +243,47 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// A `redis-server` of the test's own on a spare port, without persistence, killed on drop.
+/// A `redis-server` of the test's own on a spare port, killed on drop; without persistence
+/// unless started with [`PrivateRedis::start_persistent`].
 #[derive(Debug)]
 pub struct PrivateRedis {
     pub port: u16,
     child: Option<Child>,
+    /// Settings added to the command line of every start.
+    settings: Vec<String>,
 }
 
 impl PrivateRedis {
     /// Starts a server on a port the system says is free.
     pub fn start() -> PrivateRedis {
+        PrivateRedis::start_with(Vec::new())
+    }
+
+    /// Starts a server that logs every write to an append-only file in `dir` and syncs it
+    /// before it answers (`appendfsync always`), so a restart keeps every acknowledged write.
+    pub fn start_persistent(dir: &std::path::Path) -> PrivateRedis {
+        let dir = dir.to_str().expect("a UTF-8 directory").to_owned();
+        let settings = [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            &dir,
+        ];
+        PrivateRedis::start_with(settings.map(str::to_owned).to_vec())
+    }
+
+    fn start_with(settings: Vec<String>) -> PrivateRedis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .expect("a spare port");
-        let mut server = PrivateRedis { port, child: None };
+        let mut server = PrivateRedis {
+            port,
+            child: None,
+            settings,
+        };
         server.restart();
         server
     }
@@ -270,6 +299,7 @@ impl PrivateRedis {
         let child = Command::new(&binary)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(&self.settings)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

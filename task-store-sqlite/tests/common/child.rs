@@ -34,8 +34,26 @@ impl Drop for ChildProcess {
 impl ChildProcess {
     /// Starts this test binary as a child playing `role` on `path`, with `vars` set too.
     pub fn spawn(role: &str, path: &Path, vars: &[(&str, String)]) -> ChildProcess {
+        ChildProcess::spawn_under(&[], role, path, vars)
+    }
+
+    /// Like [`ChildProcess::spawn`], but runs the child through `wrapper` (a command and its
+    /// arguments, which must end by running the rest of its arguments: the test binary).
+    pub fn spawn_under(
+        wrapper: &[&str],
+        role: &str,
+        path: &Path,
+        vars: &[(&str, String)],
+    ) -> ChildProcess {
         let exe = std::env::current_exe().expect("the test binary's path");
-        let mut command = Command::new(exe);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
         command
             .args(["child_process", "--exact", "--ignored", "--nocapture"])
             .args(["--test-threads", "1"])

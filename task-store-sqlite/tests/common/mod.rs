@@ -17,6 +17,30 @@ use task_store_sqlite::{SqliteOptions, SqliteTaskStore};
 /// Far longer than any wake-up should take; reaching it means something hung.
 pub const HANG: Duration = Duration::from_secs(60);
 
+/// SplitMix64: a small seeded generator, so a random run can be replayed from its seed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
 /// A store on a real file in a temporary directory that is removed with the store.
 #[derive(Debug)]
 pub struct TempStore {

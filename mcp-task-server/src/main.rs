@@ -1,0 +1,116 @@
+//! `mcp-task-server`: an MCP 2025-11-25 server over stdio whose tasks live in any task store.
+//!
+//! ```text
+//! mcp-task-server [--store URL] [--owner NAME] [--recover-stuck-after SECONDS]
+//! ```
+//!
+//! It answers `initialize`, `ping`, `tools/list`, `tools/call` and `tasks/*`, offers the tools
+//! `sleep`, `fail` and `echo`, and sends `notifications/tasks/status` for its tasks. Each
+//! process is one session: its tasks are bound to a fresh random owner, or to `--owner`, so
+//! that processes sharing a SQLite or Redis store can act as one owner or as several.
+//! stdout carries only JSON-RPC; logs go to stderr.
+
+/// Writes a log line to stderr (stdout belongs to the protocol).
+macro_rules! log {
+    ($($arg:tt)*) => {
+        eprintln!("mcp-task-server: {}", format_args!($($arg)*))
+    };
+}
+
+mod message;
+mod server;
+mod stdio;
+mod tools;
+
+use clap::Parser;
+use std::process::ExitCode;
+use task_store::url::StoreUrl;
+use task_store::{StoreBuilder, StoreConfig, validate};
+
+/// An MCP 2025-11-25 server over stdio whose tasks live in any task store.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-task-server", version, about)]
+struct Args {
+    /// Where tasks live: memory://, sqlite://PATH or redis://HOST:PORT, with store settings as
+    /// query parameters (such as ?max_ttl=60000).
+    #[arg(long, value_name = "URL", default_value = "memory://")]
+    store: String,
+    /// The owner this session's tasks are bound to; a fresh random one if absent. Processes
+    /// that share a store and an owner see each other's tasks.
+    #[arg(long, value_name = "NAME")]
+    owner: Option<String>,
+    /// On start, mark every task of the store that is still running but has not changed for
+    /// this many seconds as failed: after a crash, their workers are gone and clients would
+    /// otherwise wait forever. Leave it out when other live servers share the store.
+    #[arg(long, value_name = "SECONDS")]
+    recover_stuck_after: Option<u64>,
+}
+
+/// The message a recovered task fails with.
+const RECOVERED_MESSAGE: &str = "the server restarted before the task finished";
+
+/// Store settings the server applies unless the URL's query says otherwise: tasks live an hour
+/// by default and a day at most, and each owner may have 1,000 live tasks.
+fn store_defaults() -> StoreConfig {
+    StoreConfig::default()
+        .with_default_ttl(Some(3_600_000))
+        .with_max_ttl(Some(86_400_000))
+        .with_max_tasks_per_owner(Some(1_000))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            log!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(args));
+    // Exit at once: the runtime's stdin reader thread may be blocked in a read that would
+    // otherwise delay the exit after a stop signal.
+    std::process::exit(code)
+}
+
+async fn run(args: Args) -> i32 {
+    let owner = args
+        .owner
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if let Err(error) = validate::owner(&owner) {
+        log!("--owner: {error}");
+        return 2;
+    }
+    let store = match StoreBuilder::new(&args.store)
+        .config(store_defaults())
+        .open()
+        .await
+    {
+        Ok(store) => store,
+        Err(error) => {
+            log!("cannot open the store: {error}");
+            return 1;
+        }
+    };
+    if let Some(seconds) = args.recover_stuck_after {
+        let age = std::time::Duration::from_secs(seconds);
+        match store.recover_stuck(age, RECOVERED_MESSAGE).await {
+            Ok(count) => log!("marked {count} stuck task(s) failed"),
+            Err(error) => {
+                log!("cannot recover stuck tasks: {error}");
+                return 1;
+            }
+        }
+    }
+    // The URL may hold a password: log only the backend.
+    let backend = StoreUrl::parse(&args.store).map_or("?", |url| url.backend.feature());
+    log!(
+        "serving MCP {} on stdio; {backend} store; owner {owner}",
+        server::PROTOCOL_VERSION
+    );
+    stdio::serve(store, owner, tokio::io::stdin(), tokio::io::stdout()).await;
+    0
+}

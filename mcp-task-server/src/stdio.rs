@@ -1,0 +1,253 @@
+//! The stdio transport: newline-delimited JSON-RPC on stdin and stdout.
+//!
+//! One reader parses lines and starts a tokio task per request, so a slow `tasks/result`
+//! never holds up other requests; one writer owns stdout, so lines never interleave.
+//! `notifications/cancelled` aborts the request it names. At end of input or on SIGINT or
+//! SIGTERM the session shuts down and everything already queued is written.
+
+use crate::message::{self, Incoming, response};
+use crate::server::{Outbox, Server, lock};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use task_core::TaskStore;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+/// Largest message accepted, in bytes; longer lines are answered with a parse error.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Requests being handled, by id, so that `notifications/cancelled` can abort them.
+type InFlight = Arc<Mutex<HashMap<String, AbortHandle>>>;
+
+/// Serves one session over `input` and `output` until the input ends or a stop signal.
+pub async fn serve(
+    store: Arc<dyn TaskStore>,
+    owner: String,
+    input: impl AsyncRead + Unpin,
+    output: impl AsyncWrite + Send + Unpin + 'static,
+) {
+    let (outbox, queue) = mpsc::channel(1024);
+    let (close, closed) = oneshot::channel();
+    let writer = tokio::spawn(write_messages(output, queue, closed));
+    let server = Server::new(store, owner, outbox.clone());
+    let in_flight = InFlight::default();
+
+    read_messages(&server, &outbox, &in_flight, BufReader::new(input)).await;
+
+    server.shutdown().await;
+    for (_, request) in lock(&in_flight).drain() {
+        request.abort();
+    }
+    let _ = close.send(());
+    let _ = writer.await;
+}
+
+async fn read_messages(
+    server: &Arc<Server>,
+    outbox: &Outbox,
+    in_flight: &InFlight,
+    mut input: impl AsyncBufRead + Unpin,
+) {
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = tokio::select! {
+            read = read_line(&mut input, &mut line) => read,
+            () = &mut stop => {
+                log!("stop signal received");
+                return;
+            }
+        };
+        match read {
+            Ok(Line::End) => return,
+            Ok(Line::Complete) => {}
+            Ok(Line::TooLong) => {
+                let error = task_core::ErrorData::new(
+                    task_core::jsonrpc::PARSE_ERROR,
+                    format!("Parse error: a message is limited to {MAX_MESSAGE_BYTES} bytes"),
+                );
+                let _ = outbox.send(response(Value::Null, Err(error))).await;
+                continue;
+            }
+            Err(error) => {
+                log!("cannot read stdin: {error}");
+                return;
+            }
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match message::parse(&line) {
+            Incoming::Request { id, method, params } => {
+                start_request(server, in_flight, id, method, params)
+            }
+            Incoming::Notification { method, params } if method == "notifications/cancelled" => {
+                cancel_request(in_flight, params)
+            }
+            Incoming::Notification { method, .. } => server.handle_notification(&method),
+            Incoming::Response => {}
+            Incoming::Invalid { id, error } => {
+                let _ = outbox.send(response(id, Err(error))).await;
+            }
+        }
+    }
+}
+
+fn start_request(
+    server: &Arc<Server>,
+    in_flight: &InFlight,
+    id: Value,
+    method: String,
+    params: Option<Value>,
+) {
+    let key = id.to_string();
+    // Held while spawning, so the handler cannot deregister before it is registered.
+    let mut requests = lock(in_flight);
+    let handler = {
+        let (server, in_flight, key) = (server.clone(), in_flight.clone(), key.clone());
+        tokio::spawn(async move {
+            server.handle_request(id, method, params).await;
+            let mut requests = lock(&in_flight);
+            // A later request may reuse the id: remove only this one.
+            if requests.get(&key).map(AbortHandle::id) == tokio::task::try_id() {
+                requests.remove(&key);
+            }
+        })
+    };
+    requests.insert(key, handler.abort_handle());
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelledParams {
+    request_id: Value,
+}
+
+/// `notifications/cancelled`: the request is aborted and, as the specification asks, not
+/// answered. A task it created lives on; `tasks/cancel` is how a task is cancelled.
+fn cancel_request(in_flight: &InFlight, params: Option<Value>) {
+    let Some(CancelledParams { request_id }) = params.and_then(|p| serde_json::from_value(p).ok())
+    else {
+        return;
+    };
+    if let Some(request) = lock(in_flight).remove(&request_id.to_string()) {
+        request.abort();
+    }
+}
+
+/// How reading one line ended.
+enum Line {
+    Complete,
+    TooLong,
+    End,
+}
+
+/// Reads one line into `line`, without its size growing past [`MAX_MESSAGE_BYTES`].
+async fn read_line(
+    input: &mut (impl AsyncBufRead + Unpin),
+    line: &mut Vec<u8>,
+) -> io::Result<Line> {
+    let mut too_long = false;
+    loop {
+        let buffer = input.fill_buf().await?;
+        if buffer.is_empty() {
+            return Ok(if too_long {
+                Line::TooLong
+            } else if line.is_empty() {
+                Line::End
+            } else {
+                Line::Complete
+            });
+        }
+        let (chunk, done) = match buffer.iter().position(|&b| b == b'\n') {
+            Some(end) => (&buffer[..=end], true),
+            None => (buffer, false),
+        };
+        let used = chunk.len();
+        if !too_long && line.len() + used > MAX_MESSAGE_BYTES {
+            too_long = true;
+            line.clear();
+        }
+        if !too_long {
+            line.extend_from_slice(chunk);
+        }
+        input.consume(used);
+        if done {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete
+            });
+        }
+    }
+}
+
+async fn write_messages(
+    mut output: impl AsyncWrite + Unpin,
+    mut queue: mpsc::Receiver<Value>,
+    mut close: oneshot::Receiver<()>,
+) {
+    let mut closing = false;
+    loop {
+        let message = if closing {
+            queue.try_recv().ok()
+        } else {
+            tokio::select! {
+                message = queue.recv() => message,
+                _ = &mut close => {
+                    closing = true;
+                    continue;
+                }
+            }
+        };
+        let Some(message) = message else { return };
+        let mut bytes = match serde_json::to_vec(&message) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                log!("dropped an unserialisable message: {error}");
+                continue;
+            }
+        };
+        bytes.push(b'\n');
+        if let Err(error) = write_line(&mut output, &bytes).await {
+            log!("cannot write stdout: {error}");
+            return;
+        }
+    }
+}
+
+async fn write_line(output: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> io::Result<()> {
+    output.write_all(bytes).await?;
+    output.flush().await
+}
+
+/// Resolves on SIGINT or SIGTERM; never if they cannot be watched.
+async fn stop_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,257 @@
+//! What the server tests share: the stores they run against, and a small JSON-RPC client that
+//! drives the real binary over its stdin and stdout.
+#![allow(dead_code)] // each test file uses its own part
+
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// Hang guard for anything a test waits for; never a timing assertion.
+pub const GUARD: Duration = Duration::from_secs(60);
+
+/// The server binary under test.
+pub const SERVER: &str = env!("CARGO_BIN_EXE_mcp-task-server");
+
+/// A store the server runs against.
+pub struct TestStore {
+    /// Its `--store` URL.
+    pub url: String,
+    /// Whether several processes can share it.
+    pub shared: bool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestStore {
+    /// The URL with store settings added to its query.
+    pub fn url_with(&self, settings: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{settings}", self.url)
+    }
+}
+
+/// The in-process memory store: one per server process.
+pub fn memory() -> TestStore {
+    TestStore {
+        url: "memory://".into(),
+        shared: false,
+        _dir: None,
+    }
+}
+
+/// A SQLite file in a fresh temporary directory, removed with the `TestStore`.
+pub fn sqlite() -> TestStore {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    TestStore {
+        url: format!("sqlite://{}", dir.path().join("tasks.db").display()),
+        shared: true,
+        _dir: Some(dir),
+    }
+}
+
+/// A Redis at `$REDIS_URL` (which `scripts/test-all.sh` provides), under a fresh key prefix.
+pub fn redis() -> TestStore {
+    let server = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let separator = if server.contains('?') { '&' } else { '?' };
+    TestStore {
+        url: format!(
+            "{server}{separator}prefix=mcp-task-server-test-{}",
+            uuid::Uuid::new_v4()
+        ),
+        shared: true,
+        _dir: None,
+    }
+}
+
+/// A unique owner name for a test.
+pub fn unique_owner(label: &str) -> String {
+    format!("{label}-{}", uuid::Uuid::new_v4())
+}
+
+/// The server's tasks/* and tools/* answers, as `Ok(result)` or `Err(error object)`.
+pub type Answer = Result<Value, Value>;
+
+/// A running server process and the messages it sent that nobody has looked at yet.
+pub struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    unread: VecDeque<Value>,
+    next_id: i64,
+}
+
+impl Server {
+    /// Starts a server and initializes the session.
+    pub async fn start(store: &str, owner: Option<&str>) -> Server {
+        let mut server = Server::spawn(store, owner);
+        let init = server
+            .request(
+                "initialize",
+                json!({
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "rust-test", "version": "0"}
+                }),
+            )
+            .await
+            .expect("initialize succeeds");
+        assert_eq!(init["protocolVersion"], "2025-11-25");
+        server
+            .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        server
+    }
+
+    /// Starts a server without initializing it.
+    pub fn spawn(store: &str, owner: Option<&str>) -> Server {
+        let mut command = Command::new(SERVER);
+        command.arg("--store").arg(store);
+        if let Some(owner) = owner {
+            command.arg("--owner").arg(owner);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server binary starts");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        // Relay the server's log through the test's output, which the harness captures.
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                eprintln!("[server] {line}");
+            }
+        });
+        Server {
+            child,
+            stdin,
+            stdout,
+            unread: VecDeque::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Writes one raw line.
+    pub async fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Writes one message.
+    pub async fn send(&mut self, message: Value) {
+        self.send_line(&message.to_string()).await;
+    }
+
+    /// Sends a request without waiting for its answer; returns its id.
+    pub async fn send_request(&mut self, method: &str, params: Value) -> Value {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        id
+    }
+
+    /// Sends a request and waits for its answer.
+    pub async fn request(&mut self, method: &str, params: Value) -> Answer {
+        let id = self.send_request(method, params).await;
+        self.answer(&id).await
+    }
+
+    /// Waits for the answer to request `id`.
+    pub async fn answer(&mut self, id: &Value) -> Answer {
+        let mut response = self.response(id).await;
+        match response.get_mut("error") {
+            Some(error) => Err(error.take()),
+            None => Ok(response["result"].take()),
+        }
+    }
+
+    /// Waits for the whole response message to request `id` (`null` for parse errors).
+    pub async fn response(&mut self, id: &Value) -> Value {
+        self.wait_for(|m| m.get("method").is_none() && &m["id"] == id)
+            .await
+    }
+
+    /// Waits for the status notification of `task_id` with `status`.
+    pub async fn status_notification(&mut self, task_id: &str, status: &str) -> Value {
+        self.wait_for(|m| {
+            m["method"] == "notifications/tasks/status"
+                && m["params"]["taskId"] == task_id
+                && m["params"]["status"] == status
+        })
+        .await
+    }
+
+    /// Whether a message matching `pred` arrived and is still unread (no waiting).
+    pub fn has_unread(&self, pred: impl Fn(&Value) -> bool) -> bool {
+        self.unread.iter().any(pred)
+    }
+
+    /// Waits for the first message matching `pred`; others stay unread, in order.
+    pub async fn wait_for(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(at) = self.unread.iter().position(&pred) {
+            return self.unread.remove(at).expect("position is valid");
+        }
+        loop {
+            let line = tokio::time::timeout(GUARD, self.stdout.next_line())
+                .await
+                .expect("hang guard: the awaited message never came")
+                .expect("stdout is readable")
+                .expect("the server is still running");
+            let message: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout carries only JSON-RPC, got {line:?}: {e}"));
+            assert_eq!(message["jsonrpc"], "2.0", "{message}");
+            if pred(&message) {
+                return message;
+            }
+            self.unread.push_back(message);
+        }
+    }
+
+    /// Starts a task-augmented tool call and returns the created task.
+    pub async fn start_task(&mut self, tool: &str, arguments: Value) -> Value {
+        let created = self
+            .request(
+                "tools/call",
+                json!({"name": tool, "arguments": arguments, "task": {"ttl": 60_000}}),
+            )
+            .await
+            .expect("the task is created");
+        created["task"].clone()
+    }
+
+    /// Closes stdin and waits for the process to exit.
+    pub async fn close(mut self) -> ExitStatus {
+        drop(self.stdin.take());
+        tokio::time::timeout(GUARD, self.child.wait())
+            .await
+            .expect("hang guard: the server exits when its input ends")
+            .expect("the exit status is readable")
+    }
+}
+
+/// Runs each listed case against each listed store, as `<store>::<case>`, so every backend's
+/// results show by name. Adding a backend is adding its name to a list.
+#[macro_export]
+macro_rules! store_tests {
+    (stores: [$($store:ident),* $(,)?], cases: $cases:tt) => {
+        $( store_tests!(@store $store $cases); )*
+    };
+    (@store $store:ident [$($case:ident),* $(,)?]) => {
+        mod $store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(&$crate::common::$store()).await;
+                }
+            )*
+        }
+    };
+}
