@@ -402,12 +402,18 @@ impl TaskStore for SqliteTaskStore {
             .fetch_all(&self.inner.writer)
             .await
             .map_err(driver)?;
-        match rows.first() {
-            Some(row) => {
-                self.inner.waiters.wake(task_id);
-                sql::task(row)
+        let Some(row) = rows.first() else {
+            return Err(self.refusal(scope, task_id, &change).await);
+        };
+        match sql::task_and_owner(row) {
+            Ok((task, owner)) => {
+                self.inner.waiters.wake_with(&task, owner);
+                Ok(task)
             }
-            None => Err(self.refusal(scope, task_id, &change).await),
+            Err(e) => {
+                self.inner.waiters.wake(task_id);
+                Err(e)
+            }
         }
     }
 
@@ -471,11 +477,15 @@ impl TaskStore for SqliteTaskStore {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         // Register first, then read: a write after the read wakes this registration.
         let watch = self.inner.waiters.watch(task_id);
+        let mut woken = false;
         loop {
             let notified = watch.notify().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let task = self.get(scope, task_id).await?;
+            let task = match woken.then(|| watch.written(scope, seen)).flatten() {
+                Some(task) => task,
+                None => self.get(scope, task_id).await?,
+            };
             if task.last_updated_at > seen || task.is_terminal() {
                 return Ok(task);
             }
@@ -488,12 +498,13 @@ impl TaskStore for SqliteTaskStore {
                 (Some(d), Some(e)) => Some(d.min(e)),
                 (d, e) => d.or(e),
             };
-            match wake_at {
-                Some(at) => {
-                    let _ = tokio::time::timeout_at(at, notified).await;
+            woken = match wake_at {
+                Some(at) => tokio::time::timeout_at(at, notified).await.is_ok(),
+                None => {
+                    notified.await;
+                    true
                 }
-                None => notified.await,
-            }
+            };
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return self.get(scope, task_id).await;
             }

@@ -9,15 +9,20 @@
 //! does it read the versions (`lastUpdatedAt`) of the watched tasks in one statement, and it
 //! wakes each task whose version differs from the one it saw last, or that it sees for the
 //! first time. Any commit after a waiter registered therefore wakes it by the next tick.
+//!
+//! A write through this store also leaves the task it returned with the watch, so the waiters
+//! it wakes can return that instead of reading the task back: under load the read-back, not
+//! the signal, is what a woken waiter waits for.
 
 use crate::error::driver;
 use crate::sql;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row, SqliteConnection};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use task_core::TaskError;
+use task_core::{Scope, Task, TaskError};
 use tokio::sync::Notify;
 use tokio::time::MissedTickBehavior;
 
@@ -36,6 +41,9 @@ struct Watch {
     waiters: usize,
     /// What the poller last read: `None` before its first look, `Some(None)` for a gone task.
     polled: Option<Option<i64>>,
+    /// The task and its owner as this store's newest write left them; dropped when the task
+    /// changes in a way this store did not see written.
+    written: Option<(Task, Option<String>)>,
 }
 
 /// Registration of one waiter; dropping it unregisters.
@@ -50,6 +58,16 @@ impl WatchGuard {
     /// The task's wake-up signal.
     pub(crate) fn notify(&self) -> &Notify {
         &self.notify
+    }
+
+    /// The task as this store last wrote it, if `scope` may see it, it is newer than `seen`
+    /// and it has not expired.
+    pub(crate) fn written(&self, scope: &Scope, seen: DateTime<Utc>) -> Option<Task> {
+        let watched = self.waiters.lock();
+        let (task, owner) = watched.get(&self.id)?.written.as_ref()?;
+        let live = task.expires_at().is_none_or(|at| at > Utc::now());
+        (scope.permits(owner.as_deref()) && task.last_updated_at > seen && live)
+            .then(|| task.clone())
     }
 }
 
@@ -82,6 +100,7 @@ impl Waiters {
             notify: Arc::new(Notify::new()),
             waiters: 0,
             polled: None,
+            written: None,
         });
         watch.waiters += 1;
         WatchGuard {
@@ -91,9 +110,25 @@ impl Waiters {
         }
     }
 
-    /// Wakes every waiter of `task_id` in this store.
+    /// Wakes every waiter of `task_id` in this store; they read the task afresh.
     pub(crate) fn wake(&self, task_id: &str) {
-        if let Some(watch) = self.lock().get(task_id) {
+        if let Some(watch) = self.lock().get_mut(task_id) {
+            watch.written = None;
+            watch.notify.notify_waiters();
+        }
+    }
+
+    /// Wakes the waiters of a task this store just wrote, leaving them the written task.
+    pub(crate) fn wake_with(&self, task: &Task, owner: Option<String>) {
+        if let Some(watch) = self.lock().get_mut(task.task_id.as_str()) {
+            // Concurrent writers may get here out of order: keep the newest.
+            let newer = watch
+                .written
+                .as_ref()
+                .is_none_or(|(kept, _)| kept.last_updated_at < task.last_updated_at);
+            if newer {
+                watch.written = Some((task.clone(), owner));
+            }
             watch.notify.notify_waiters();
         }
     }
@@ -112,6 +147,10 @@ impl Waiters {
             && watch.polled != Some(version)
         {
             watch.polled = Some(version);
+            let written = watch.written.as_ref();
+            if written.map(|(task, _)| task.last_updated_at.timestamp_millis()) != version {
+                watch.written = None;
+            }
             watch.notify.notify_waiters();
         }
     }
@@ -214,6 +253,58 @@ mod tests {
         let mut other = armed();
         waiters.observe("unwatched", Some(5));
         assert!(!is_ready(other.as_mut()), "another task's change");
+    }
+
+    #[test]
+    fn a_write_leaves_its_task_for_waiters_that_may_see_it_and_have_not() {
+        let waiters = Arc::new(Waiters::default());
+        let guard = waiters.watch("t");
+        let alice = Scope::owner("alice");
+        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        let task = |ms| Task {
+            task_id: "t".into(),
+            status: task_core::TaskStatus::Working,
+            status_message: None,
+            created_at: at(1),
+            last_updated_at: at(ms),
+            ttl: None,
+            poll_interval: None,
+        };
+        assert_eq!(guard.written(&alice, at(0)), None, "nothing written yet");
+        waiters.wake_with(&task(10), Some("alice".into()));
+        assert_eq!(guard.written(&alice, at(5)), Some(task(10)));
+        assert_eq!(guard.written(&Scope::All, at(5)), Some(task(10)));
+        assert_eq!(
+            guard.written(&Scope::owner("bob"), at(5)),
+            None,
+            "not bob's"
+        );
+        assert_eq!(guard.written(&alice, at(10)), None, "already seen");
+        waiters.wake_with(&task(8), Some("alice".into()));
+        assert_eq!(
+            guard.written(&alice, at(5)),
+            Some(task(10)),
+            "the newest stays"
+        );
+        waiters.observe("t", Some(10));
+        assert_eq!(
+            guard.written(&alice, at(5)),
+            Some(task(10)),
+            "the poller saw it too"
+        );
+        waiters.observe("t", Some(12));
+        assert_eq!(guard.written(&alice, at(5)), None, "changed elsewhere");
+        waiters.wake_with(&task(20), Some("alice".into()));
+        waiters.wake("t");
+        assert_eq!(
+            guard.written(&alice, at(5)),
+            None,
+            "a plain wake means read afresh"
+        );
+        let mut expired = task(30);
+        expired.ttl = Some(1);
+        waiters.wake_with(&expired, Some("alice".into()));
+        assert_eq!(guard.written(&alice, at(5)), None, "expired");
     }
 
     /// Whether the future is ready when polled once.

@@ -63,6 +63,15 @@ pub(crate) fn task(row: &SqliteRow) -> Result<Task, TaskError> {
     })
 }
 
+/// The task columns, then owner, as `UPDATE … RETURNING` gives them.
+pub(crate) fn task_and_owner(row: &SqliteRow) -> Result<(Task, Option<String>), TaskError> {
+    let task = task(row)?;
+    let owner = row
+        .try_get(7)
+        .map_err(|e| bad_row(&task.task_id, format!("owner: {e}")))?;
+    Ok((task, owner))
+}
+
 /// A whole record: the task columns, then owner, requested_ttl, outcome, cancel_requested,
 /// revision, request, input_requests.
 pub(crate) fn record(row: &SqliteRow) -> Result<TaskRecord, TaskError> {
