@@ -11,9 +11,10 @@
 //! waiters fall back to polling.
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use redis::aio::{PubSubSink, PubSubStream};
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::futures::Notified;
@@ -236,7 +237,7 @@ impl Shared {
         Some(entry.confirmed_on != Some(id))
     }
 
-    fn confirm(&self, channels: &[String], id: u64) {
+    fn confirm<'a>(&self, channels: impl IntoIterator<Item = &'a String>, id: u64) {
         let mut state = lock(&self.state);
         for name in channels {
             if let Some(channel) = state.channels.get_mut(name) {
@@ -314,6 +315,12 @@ async fn connect(shared: &Shared) -> Option<(PubSubSink, PubSubStream)> {
 
 /// Relays messages to waiters and runs commands until the connection fails or the store is
 /// dropped.
+///
+/// Subscription changes go to the server in batches, one batch in flight at a time, while
+/// messages keep flowing: waiting for each SUBSCRIBE to be confirmed before relaying the next
+/// message would delay every wake-up behind other waiters' round trips. One batch at a time
+/// keeps the server seeing a channel's subscribes and unsubscribes in the order they were
+/// decided.
 async fn serve(
     shared: &Shared,
     mut sink: PubSubSink,
@@ -325,7 +332,12 @@ async fn serve(
     };
     let limit = shared.response_timeout;
     let mut health = tokio::time::interval_at(Instant::now() + HEALTH_CHECK, HEALTH_CHECK);
+    let mut queued = Vec::new();
+    let mut in_flight: Option<InFlight> = None;
     loop {
+        if in_flight.is_none() && !queued.is_empty() {
+            in_flight = Some(Batch::plan(shared, id, queued.drain(..)).send(&sink, limit));
+        }
         tokio::select! {
             message = stream.next() => match message {
                 Some(message) => shared.wake(message.get_channel_name()),
@@ -333,30 +345,18 @@ async fn serve(
             },
             command = commands.recv() => match command {
                 None => return Flow::Exit,
-                Some(Command::Subscribe(channel, reply)) => {
-                    match shared.needs_subscribe(&channel, id) {
-                        None => {
-                            let _ = reply.send(false);
-                        }
-                        Some(false) => {
-                            let _ = reply.send(true);
-                        }
-                        Some(true) => {
-                            if !answered(limit, sink.subscribe(&channel)).await {
-                                let _ = reply.send(false);
-                                return Flow::Reconnect;
-                            }
-                            shared.confirm(std::slice::from_ref(&channel), id);
-                            let _ = reply.send(true);
-                        }
-                    }
+                Some(command) => queued.push(command),
+            },
+            (answered, batch) = finish(&mut in_flight) => {
+                in_flight = None;
+                if answered {
+                    shared.confirm(&batch.subscribe, id);
                 }
-                Some(Command::Release(channel)) => {
-                    if shared.forget_if_unwatched(&channel)
-                        && !answered(limit, sink.unsubscribe(&channel)).await
-                    {
-                        return Flow::Reconnect;
-                    }
+                for reply in batch.replies {
+                    let _ = reply.send(answered);
+                }
+                if !answered {
+                    return Flow::Reconnect;
                 }
             },
             _ = health.tick() => {
@@ -365,5 +365,71 @@ async fn serve(
                 }
             }
         }
+    }
+}
+
+/// A batch on its way to the server: resolves to whether the server confirmed it.
+type InFlight = BoxFuture<'static, (bool, Batch)>;
+
+/// The batch in flight, or never.
+async fn finish(in_flight: &mut Option<InFlight>) -> (bool, Batch) {
+    match in_flight {
+        Some(call) => call.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Subscription changes decided together, sent as one UNSUBSCRIBE and then one SUBSCRIBE.
+///
+/// It is planned only while no other batch is in flight, so the server is then subscribed to
+/// exactly the channels confirmed on this connection.
+#[derive(Debug, Default)]
+struct Batch {
+    unsubscribe: HashSet<String>,
+    subscribe: HashSet<String>,
+    /// Waiters to tell whether their subscription is confirmed.
+    replies: Vec<oneshot::Sender<bool>>,
+}
+
+impl Batch {
+    /// Decides what the queued commands still need, answering those that need nothing.
+    fn plan(shared: &Shared, id: u64, commands: impl IntoIterator<Item = Command>) -> Batch {
+        let mut batch = Batch::default();
+        for command in commands {
+            match command {
+                Command::Subscribe(channel, reply) => match shared.needs_subscribe(&channel, id) {
+                    None => {
+                        let _ = reply.send(false);
+                    }
+                    Some(false) => {
+                        let _ = reply.send(true);
+                    }
+                    Some(true) => {
+                        batch.subscribe.insert(channel);
+                        batch.replies.push(reply);
+                    }
+                },
+                // A channel subscribed in this very batch is not on the server yet: dropping
+                // it from the batch is its unsubscribe.
+                Command::Release(channel) => {
+                    if shared.forget_if_unwatched(&channel) && !batch.subscribe.remove(&channel) {
+                        batch.unsubscribe.insert(channel);
+                    }
+                }
+            }
+        }
+        batch
+    }
+
+    /// Sends the batch; an empty one finishes at once.
+    fn send(self, sink: &PubSubSink, limit: Duration) -> InFlight {
+        let mut sink = sink.clone();
+        Box::pin(async move {
+            let unsubscribed = self.unsubscribe.is_empty()
+                || answered(limit, sink.unsubscribe(&self.unsubscribe)).await;
+            let subscribed =
+                self.subscribe.is_empty() || answered(limit, sink.subscribe(&self.subscribe)).await;
+            (unsubscribed && subscribed, self)
+        })
     }
 }

@@ -120,3 +120,56 @@ async fn deleting_a_task_ends_waits_in_other_instances() {
         Err(task_core::TaskError::NotFound { .. })
     ));
 }
+
+/// Waiters come and go on the same channels while another instance changes the tasks, so
+/// subscribes and unsubscribes of one channel meet in the subscriber's batches. Polling never
+/// fires here: a waiter left unsubscribed would hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_coming_and_going_never_miss_a_wake_up() {
+    let prefix = fresh_prefix();
+    let waiting = Arc::new(Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await);
+    let working = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(working.create(NewTask::new()).await.unwrap().task_id);
+    }
+    for round in 0..100u64 {
+        let status = if round % 2 == 0 {
+            TaskStatus::InputRequired
+        } else {
+            TaskStatus::Working
+        };
+        let mut waiters = Vec::new();
+        for id in &ids {
+            let seen = waiting.get(&Scope::All, id).await.unwrap().last_updated_at;
+            for i in 0..6 {
+                let (store, id) = (waiting.clone(), id.clone());
+                // Every other waiter gives up at once, releasing the channel under the rest.
+                let give_up = (i % 2 == 1).then_some(Duration::ZERO);
+                let waiter = tokio::spawn(async move {
+                    store.wait_for_update(&Scope::All, &id, seen, give_up).await
+                });
+                if give_up.is_none() {
+                    waiters.push((waiter, seen));
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(round % 3)).await;
+        for id in &ids {
+            working
+                .set_status(&Scope::All, id, status, None)
+                .await
+                .unwrap();
+        }
+        for (waiter, seen) in waiters {
+            let woke = within_hang("a waiter", waiter).await.unwrap().unwrap();
+            assert!(
+                woke.last_updated_at > seen,
+                "round {round}: woken by the change"
+            );
+        }
+    }
+    for id in &ids {
+        until_subscribers(&redis_url(), &channel_of(&prefix, id), 0).await;
+    }
+}
