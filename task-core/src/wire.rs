@@ -100,6 +100,11 @@ impl Task {
             self.created_at.timestamp_millis().saturating_add(ttl),
         ))
     }
+
+    /// Whether the task's ttl has run out by this machine's clock.
+    pub fn is_expired(&self) -> bool {
+        self.expires_at().is_some_and(|at| at <= Utc::now())
+    }
 }
 
 /// The `task` field a requestor adds to a request's params.
@@ -290,5 +295,7 @@ mod tests {
         };
         assert_eq!(task.expires_at(), Some(from_millis(1_764_064_801_000)));
         assert_eq!(sample().expires_at(), None);
+        assert!(task.is_expired(), "created in 2025 with a one-second ttl");
+        assert!(!sample().is_expired(), "no ttl, no expiry");
     }
 }

@@ -41,9 +41,12 @@
 //!   unexpired tasks.
 //! - **Waiting without polling.** Every change `PUBLISH`es on the task's channel. A waiter
 //!   subscribes, and only once Redis has confirmed the subscription does it re-read the task,
-//!   so no wake-up is lost. One pub/sub connection per store serves all its waiters. If that
-//!   connection drops, waiters fall back to polling every [`RedisOptions::poll_interval`]
-//!   until it is back, so a lost message delays a waiter but never hangs it.
+//!   so no wake-up is lost. A status change publishes the changed task itself, so a woken
+//!   waiter returns it without another round trip. One pub/sub connection per store serves
+//!   all its waiters and sends subscription changes in batches while messages keep flowing.
+//!   If that connection drops, waiters fall back to polling every
+//!   [`RedisOptions::poll_interval`] until it is back, so a lost message delays a waiter but
+//!   never hangs it.
 //! - **Faults.** While Redis is unreachable every call fails within
 //!   [`RedisOptions::call_deadline`] with a [`TaskError::Backend`](task_core::TaskError)
 //!   whose `retryable` is true, and never panics or hangs. When Redis is back the same store

@@ -135,6 +135,26 @@ pub(crate) fn visible_task(
     Ok(Some((task(task_id, values)?, owner.map(str::to_owned))))
 }
 
+/// The task update.lua published on its channel, as `scope` may see it; `None` for any other
+/// message (a deletion, a bare notify) and for a task `scope` may not see.
+pub(crate) fn published_task(task_id: &str, scope: &Scope, message: &[u8]) -> Option<Task> {
+    let values: Vec<Value> = serde_json::from_slice::<Vec<serde_json::Value>>(message)
+        .ok()?
+        .into_iter()
+        .map(|field| match field {
+            serde_json::Value::String(text) => Value::BulkString(text.into_bytes()),
+            _ => Value::Nil,
+        })
+        .collect();
+    // The owner's slot must be there: a shorter array would read as an unbound task.
+    if values.len() < 7 {
+        return None;
+    }
+    visible_task(task_id, scope, &values)
+        .ok()?
+        .map(|(task, _)| task)
+}
+
 /// A whole record from `HGETALL`; `None` when the hash is missing.
 pub(crate) fn record(
     task_id: &str,

@@ -508,6 +508,7 @@ impl TaskStore for RedisTaskStore {
         validate::access(scope, task_id)?;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let watch = self.subscriber.watch(self.keys.channel(task_id));
+        let mut woken = false;
         loop {
             // Subscribe, arm the wake-up, then read: a change after the read wakes us, and
             // one before it is in what we read.
@@ -515,7 +516,16 @@ impl TaskStore for RedisTaskStore {
             let notified = watch.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let task = self.get(scope, task_id).await?;
+            // A message that woke us carries the changed task: take it if it is news.
+            let published = woken
+                .then(|| watch.last_message())
+                .flatten()
+                .and_then(|message| record::published_task(task_id, scope, &message))
+                .filter(|task| task.last_updated_at > seen && !task.is_expired());
+            let task = match published {
+                Some(task) => task,
+                None => self.get(scope, task_id).await?,
+            };
             let now = Instant::now();
             if task.last_updated_at > seen
                 || task.is_terminal()
@@ -533,10 +543,10 @@ impl TaskStore for RedisTaskStore {
             if let Some(deadline) = deadline {
                 wake_at = wake_at.min(deadline);
             }
-            tokio::select! {
-                () = &mut notified => {}
-                () = sleep_until(wake_at) => {}
-            }
+            woken = tokio::select! {
+                () = &mut notified => true,
+                () = sleep_until(wake_at) => false,
+            };
         }
     }
 
@@ -607,6 +617,63 @@ impl TaskStore for RedisTaskStore {
                     Err(other) => return Err(other),
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use task_core::{NewTask, TaskStoreExt};
+
+    /// What update.lua publishes is the task it returns, as the waiters' decoder reads it.
+    #[tokio::test]
+    async fn a_change_publishes_the_changed_task() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let options = RedisOptions::default().with_key_prefix(&prefix);
+        let store = RedisTaskStore::open_with(&url, StoreConfig::default(), options)
+            .await
+            .unwrap();
+        let alice = Scope::owner("alice");
+        let task = store
+            .create(NewTask::new().owned_by("alice").with_ttl(60_000))
+            .await
+            .unwrap();
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut pubsub = client.get_async_pubsub().await.unwrap();
+        pubsub
+            .subscribe(store.keys.channel(&task.task_id))
+            .await
+            .unwrap();
+
+        let changed = store
+            .set_status(
+                &alice,
+                &task.task_id,
+                TaskStatus::InputRequired,
+                Some("a \"name\"?"),
+            )
+            .await
+            .unwrap();
+        let message = pubsub.on_message().next().await.unwrap();
+        let message = message.get_payload_bytes();
+        let id = &task.task_id;
+        assert_eq!(
+            record::published_task(id, &alice, message),
+            Some(changed.clone())
+        );
+        assert_eq!(
+            record::published_task(id, &Scope::All, message),
+            Some(changed)
+        );
+        assert_eq!(
+            record::published_task(id, &Scope::owner("bob"), message),
+            None
+        );
+        for other in [&b"deleted"[..], b"notify", b"[]", b"[\"working\"]"] {
+            assert_eq!(record::published_task(id, &Scope::All, other), None);
         }
     }
 }

@@ -56,6 +56,8 @@ struct Channel {
     watchers: usize,
     /// The connection on which the server confirmed the subscription.
     confirmed_on: Option<u64>,
+    /// The newest message on the live connection; dropped when messages may have been lost.
+    last_message: Option<Arc<[u8]>>,
 }
 
 #[derive(Debug)]
@@ -115,6 +117,7 @@ impl Subscriber {
                     notify: Arc::new(Notify::new()),
                     watchers: 0,
                     confirmed_on: None,
+                    last_message: None,
                 });
             entry.watchers += 1;
             entry.notify.clone()
@@ -175,6 +178,15 @@ impl Watch {
     pub fn notified(&self) -> Notified<'_> {
         self.notify.notified()
     }
+
+    /// The newest message of this channel, unless messages may have been lost since.
+    pub fn last_message(&self) -> Option<Arc<[u8]>> {
+        lock(&self.shared.state)
+            .channels
+            .get(&self.channel)?
+            .last_message
+            .clone()
+    }
 }
 
 impl Drop for Watch {
@@ -199,14 +211,17 @@ impl Drop for Watch {
 }
 
 impl Shared {
-    fn wake(&self, channel: &str) {
-        if let Some(channel) = lock(&self.state).channels.get(channel) {
+    fn wake(&self, channel: &str, message: &[u8]) {
+        if let Some(channel) = lock(&self.state).channels.get_mut(channel) {
+            channel.last_message = Some(message.into());
             channel.notify.notify_waiters();
         }
     }
 
-    fn wake_all(state: &State) {
-        for channel in state.channels.values() {
+    /// Wakes every waiter to read its task afresh.
+    fn wake_all(state: &mut State) {
+        for channel in state.channels.values_mut() {
+            channel.last_message = None;
             channel.notify.notify_waiters();
         }
     }
@@ -215,7 +230,7 @@ impl Shared {
         let mut state = lock(&self.state);
         state.connection = None;
         // Whatever was published from now on is lost to this connection: re-read everything.
-        Shared::wake_all(&state);
+        Shared::wake_all(&mut state);
     }
 
     /// Drops a channel nobody watches; whether it did.
@@ -309,7 +324,7 @@ async fn connect(shared: &Shared) -> Option<(PubSubSink, PubSubStream)> {
     let mut state = lock(&shared.state);
     state.connection = Some(id);
     // Messages published while nobody listened are lost: every waiter re-reads.
-    Shared::wake_all(&state);
+    Shared::wake_all(&mut state);
     Some((sink, stream))
 }
 
@@ -340,7 +355,9 @@ async fn serve(
         }
         tokio::select! {
             message = stream.next() => match message {
-                Some(message) => shared.wake(message.get_channel_name()),
+                Some(message) => {
+                    shared.wake(message.get_channel_name(), message.get_payload_bytes());
+                }
                 None => return Flow::Reconnect,
             },
             command = commands.recv() => match command {

@@ -65,8 +65,7 @@ impl WatchGuard {
     pub(crate) fn written(&self, scope: &Scope, seen: DateTime<Utc>) -> Option<Task> {
         let watched = self.waiters.lock();
         let (task, owner) = watched.get(&self.id)?.written.as_ref()?;
-        let live = task.expires_at().is_none_or(|at| at > Utc::now());
-        (scope.permits(owner.as_deref()) && task.last_updated_at > seen && live)
+        (scope.permits(owner.as_deref()) && task.last_updated_at > seen && !task.is_expired())
             .then(|| task.clone())
     }
 }

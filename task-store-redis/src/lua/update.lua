@@ -1,5 +1,7 @@
 -- Applies one change as a compare-and-set against the status machine, stamps lastUpdatedAt
--- as max(now, previous + 1), and wakes the task's waiters.
+-- as max(now, previous + 1), and wakes the task's waiters with the changed task: its fields
+-- in record::TASK_FIELDS order up to the owner, as a JSON array with false for a missing
+-- field, so that they need not read it back.
 --
 -- KEYS: 1 task hash
 -- ARGV: 1 the caller's owner, or '' for trusted access, 2 wake-up channel,
@@ -50,6 +52,7 @@ if ARGV[8] == '1' then
   fields[#fields + 1] = '1'
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PUBLISH', ARGV[2], stamp)
+redis.call('PUBLISH', ARGV[2],
+  cjson.encode({status, message or false, f[5], stamp, f[6] or false, f[7] or false, f[2] or false}))
 
 return {'ok', status, message, f[5], stamp, f[6], f[7]}
