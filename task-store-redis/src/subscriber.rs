@@ -4,11 +4,12 @@
 //! returns once the server has confirmed the subscription), and only then re-reads the task:
 //! a change published after the confirmation reaches it, and one published before is seen by
 //! the read. The first waiter of a channel subscribes; the last one to leave unsubscribes.
+//! Each channel keeps its newest message, which a woken waiter may take instead of reading.
 //!
 //! A background task owns the connection. When the connection drops it reconnects with
-//! backoff, subscribes again to every watched channel, and wakes every waiter, since messages
-//! published meanwhile were lost. While it is down, `subscribed` answers `false` at once and
-//! waiters fall back to polling.
+//! backoff, subscribes again to every watched channel, drops the kept messages and wakes every
+//! waiter to read, since messages published meanwhile were lost. While it is down,
+//! `subscribed` answers `false` at once and waiters fall back to polling.
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
