@@ -40,7 +40,8 @@
 //!   invisible the moment it expires. A background sweeper ([`SqliteOptions::sweep_interval`],
 //!   default 60 s) and [`TaskStore::purge_expired`](task_core::TaskStore::purge_expired)
 //!   delete expired rows with a range scan of the expiry index.
-//! - **Waiting.** Waiters wake at once on writes made through the same store (or its clones).
+//! - **Waiting.** Waiters wake at once on writes made through the same store (or its clones),
+//!   and return the task the write returned rather than reading it back.
 //!   Writes by another store or process on the same file wake them within
 //!   [`SqliteOptions::poll_interval`] (default 100 ms, plus the time of one small query): one
 //!   poller per store checks `PRAGMA data_version` each interval and, only when the file
