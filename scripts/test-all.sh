@@ -82,8 +82,8 @@ ensure_python_client
 # The bench crate has no tests, and its dev-dependencies (the peers it measures) would turn on
 # features of shared crates, such as serde_json's preserve_order, in every crate's test build.
 cargo test --workspace --exclude bench --locked "$@"
-# The facade with each feature alone and with none: each doc test shows one way to pick a
-# backend, and a missing one is named in the error.
-for features in "" memory sqlite redis; do
+# The facade with every combination of its features (the workspace run above has all three):
+# each doc test shows one way to pick a backend, and a missing one is named in the error.
+for features in "" memory sqlite redis memory,sqlite memory,redis sqlite,redis; do
     cargo test -p task-store --no-default-features --features "$features" --locked "$@"
 done

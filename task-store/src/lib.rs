@@ -60,6 +60,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With several features, such as `features = ["sqlite", "redis"]`, the URL picks the backend
+//! at run time: one binary runs on a file in development and on Redis in production.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_store::TaskError> {
+//! # #[cfg(all(feature = "sqlite", feature = "redis"))] {
+//! use task_store::{NewTask, Scope};
+//!
+//! # let server = std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+//! # let prefix = format!("doc-{}", task_store::generate_task_id());
+//! for url in ["sqlite::memory:".to_owned(), format!("{server}/0?prefix={prefix}")] {
+//!     let store = task_store::open(&url).await?;
+//!     let task = store.create(NewTask::new()).await?;
+//!     assert_eq!(store.get(&Scope::All, &task.task_id).await?, task);
+//! #   store.delete(&Scope::All, &task.task_id).await?;
+//! }
+//! # }
+//! # Ok(()) }
+//! ```
+//!
 //! A backend that is not compiled in is named in the error
 //! (`task-store = { version = "0.1", default-features = false }`):
 //!
