@@ -14,12 +14,13 @@
 //!     Arc::new(task_store_memory::MemoryTaskStore::new(config))
 //! }
 //!
-//! // In a test file this expands to `mod conformance` with one `#[test]` per case.
+//! // In a test file this expands to `mod conformance` with one `#[tokio::test]` per case.
 //! conformance_tests::conformance_suite!(make_store);
 //! # fn main() {}
 //! ```
 //!
-//! Or run the cases yourself with [`run_all`] or [`CASES`]. Cases that need a feature the store
+//! Or run the cases yourself with [`run_all`], [`CASES`], or each case's own public function in
+//! [`cases`], such as `cases::cancellation::cancel_complete_race(&factory)`. Cases that need a feature the store
 //! does not declare in [`task_core::Capabilities`] are reported as skipped, by name, on stderr.
 //!
 //! The suite creates stores through the factory and fills them; point the factory at a
@@ -167,19 +168,11 @@ pub async fn run_all(factory: &dyn StoreFactory) -> Vec<(&'static str, CaseResul
     results
 }
 
-/// Runs one case on a fresh multi-threaded runtime and panics if it fails; what each test
-/// made by [`conformance_suite!`] calls. A skipped case is reported on stderr, uncaptured.
-pub fn run_case_blocking(name: &str, factory: impl StoreFactory) {
+/// Runs one case and panics if it fails: what each test made by [`conformance_suite!`] awaits.
+/// A skipped case is reported on stderr, uncaptured.
+pub async fn check_case(name: &str, factory: impl StoreFactory) {
     use std::io::Write;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => panic!("cannot start a tokio runtime: {error}"),
-    };
-    match runtime.block_on(run_case(name, &factory)) {
+    match run_case(name, &factory).await {
         Ok(Verdict::Passed) => {}
         Ok(Verdict::Skipped(why)) => {
             let _ = writeln!(
@@ -201,8 +194,10 @@ pub fn assert_case_list(listed: &[&str]) {
     );
 }
 
-/// Expands into `mod conformance` holding one `#[test]` per case, each calling the given
-/// factory (`Fn(StoreConfig) -> impl Future<Output = Arc<dyn TaskStore>>`) for its stores.
+/// Expands into `mod conformance` holding one `#[tokio::test]` per case, on a multi-threaded
+/// runtime, each calling the given factory
+/// (`Fn(StoreConfig) -> impl Future<Output = Arc<dyn TaskStore>>`) for its stores. The calling
+/// crate needs tokio with the `macros` and `rt-multi-thread` features.
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:expr) => {
@@ -243,6 +238,7 @@ macro_rules! conformance_suite {
             ttl_default,
             purge_expired,
             wait_ends_at_expiry,
+            list_cursor_after_expiry,
             owner_isolation,
             unbound_tasks_fail_closed,
             cursor_owner_binding,
@@ -257,6 +253,8 @@ macro_rules! conformance_suite {
             concurrent_workers,
             concurrent_message_updates,
             recover_stuck,
+            context_lifecycle,
+            execution_records_failures,
             mixed_load,
             hostile_names,
             hostile_cursors,
@@ -273,9 +271,9 @@ macro_rules! conformance_suite {
         mod conformance {
             use super::*;
             $(
-                #[test]
-                fn $case() {
-                    $crate::run_case_blocking(stringify!($case), $factory);
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    $crate::check_case(stringify!($case), $factory).await;
                 }
             )*
 

@@ -200,7 +200,12 @@ async fn a_store_that_ignores_owners_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_never_expires_is_caught() {
-    for case in ["ttl_expiry", "ttl_clamp", "ttl_counts_from_creation"] {
+    for case in [
+        "ttl_expiry",
+        "ttl_clamp",
+        "ttl_counts_from_creation",
+        "list_cursor_after_expiry",
+    ] {
         let result = verdict(Flaw::DropsTtl, case).await;
         assert!(result.is_err(), "{case}: {result:?}");
     }
@@ -235,6 +240,7 @@ async fn undeclared_features_are_skipped_by_name() {
             "ttl_counts_from_creation",
             "purge_expired",
             "wait_ends_at_expiry",
+            "list_cursor_after_expiry",
             "limit_per_owner",
             "limit_total",
             "limits_ignore_expired"

@@ -7,20 +7,36 @@ use task_core::{
     NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskStatus, TaskStore,
 };
 
-mod cancellation;
-mod concurrency;
-mod hostile;
-mod ids;
-mod lifecycle;
-mod limits;
-mod listing;
-mod load;
-mod outcomes;
-mod owners;
-mod protocol;
-mod transitions;
-mod ttl;
-mod waiting;
+/// Cancelling, and cancel racing completion.
+pub mod cancellation;
+/// Concurrent workers, and recovering stuck tasks.
+pub mod concurrency;
+/// `TaskContext` and `task_execution` on the store.
+pub mod context;
+/// Hostile names, cursors and payloads, generated with proptest.
+pub mod hostile;
+/// Task ids: validation, verbatim storage, duplicates, generation.
+pub mod ids;
+/// Create, read, record round trip and delete.
+pub mod lifecycle;
+/// Total and per-owner task limits.
+pub mod limits;
+/// Listing order, paging and cursors.
+pub mod listing;
+/// A seeded mixed load of concurrent workers, then the invariants.
+pub mod load;
+/// Results and errors, and the payload limit.
+pub mod outcomes;
+/// Isolation between owners.
+pub mod owners;
+/// The same through the MCP handlers of `task_protocol`.
+pub mod protocol;
+/// The status machine.
+pub mod transitions;
+/// Time to live: expiry, clamping, purging.
+pub mod ttl;
+/// Waiting for changes: wake-ups, timeouts, deletion.
+pub mod waiting;
 
 /// One named case of the suite.
 pub struct Case {
@@ -76,6 +92,7 @@ table![
     ttl::ttl_default,
     ttl::purge_expired,
     ttl::wait_ends_at_expiry,
+    ttl::list_cursor_after_expiry,
     owners::owner_isolation,
     owners::unbound_tasks_fail_closed,
     owners::cursor_owner_binding,
@@ -90,6 +107,8 @@ table![
     concurrency::concurrent_workers,
     concurrency::concurrent_message_updates,
     concurrency::recover_stuck,
+    context::context_lifecycle,
+    context::execution_records_failures,
     load::mixed_load,
     hostile::hostile_names,
     hostile::hostile_cursors,

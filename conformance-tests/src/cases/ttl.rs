@@ -157,3 +157,54 @@ pub async fn wait_ends_at_expiry(factory: &dyn StoreFactory) -> CaseResult {
     }
     Ok(Verdict::Passed)
 }
+
+/// A cursor stays valid after the task it points at expires: the next pages hold the rest.
+pub async fn list_cursor_after_expiry(factory: &dyn StoreFactory) -> CaseResult {
+    let store = default_store(factory).await;
+    if let Some(skip) = skip_without_ttl(store.as_ref()) {
+        return Ok(skip);
+    }
+    // Apart in time from its neighbours, the short-lived task is sixth in creation order.
+    for _ in 0..5 {
+        step!(store.create(NewTask::new()).await);
+    }
+    sleep(Duration::from_millis(5)).await;
+    let short = step!(store.create(NewTask::new().with_ttl(1_000)).await);
+    sleep(Duration::from_millis(5)).await;
+    for _ in 0..20 {
+        step!(store.create(NewTask::new()).await);
+    }
+    let everything = step!(list_all(store.as_ref(), &Scope::All, None).await);
+    ensure_eq!(everything[5].task_id, short.task_id, "the sixth task");
+    let first = step!(
+        store
+            .list(&Scope::All, PageRequest::first().with_limit(6))
+            .await
+    );
+    let Some(cursor) = first.next_cursor else {
+        return Err(fail!("a first page of 6 out of 26 must have a cursor"));
+    };
+    sleep(Duration::from_millis(1_300)).await;
+    ensure_err!(
+        store.get(&Scope::All, &short.task_id).await,
+        TaskError::NotFound { .. },
+        "the task the cursor points at expired"
+    );
+    let mut rest = Vec::new();
+    let mut next = Some(cursor);
+    while let Some(cursor) = next.take() {
+        let page = step!(
+            store
+                .list(&Scope::All, PageRequest::after(Some(cursor)).with_limit(6))
+                .await
+        );
+        rest.extend(page.tasks);
+        next = page.next_cursor;
+    }
+    ensure_eq!(
+        rest,
+        everything[6..].to_vec(),
+        "the pages after the expired task"
+    );
+    Ok(Verdict::Passed)
+}
