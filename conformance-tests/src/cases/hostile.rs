@@ -755,20 +755,58 @@ pub async fn hostile_payload_limit(factory: &dyn StoreFactory) -> CaseResult {
         record.request.map(|r| r.params) == Some(params.clone()),
         "10 MB of request params read back exactly"
     );
-    let task = step!(roomy.create(NewTask::new()).await);
-    step!(roomy.set_message(all, &task.task_id, &big).await);
-    let read = step!(roomy.get(all, &task.task_id).await);
+    let messaged = step!(roomy.create(NewTask::new()).await);
+    step!(roomy.set_message(all, &messaged.task_id, &big).await);
+    let read = step!(roomy.get(all, &messaged.task_id).await);
     ensure!(
         read.status_message.as_deref() == Some(big.as_str()),
         "a 10 MB message reads back exactly"
     );
-    let task = step!(roomy.create(NewTask::new()).await);
-    step!(roomy.complete(all, &task.task_id, result.clone()).await);
-    let stored = step!(roomy.get_result(all, &task.task_id).await);
+    let completed = step!(roomy.create(NewTask::new()).await);
+    step!(
+        roomy
+            .complete(all, &completed.task_id, result.clone())
+            .await
+    );
+    let stored = step!(roomy.get_result(all, &completed.task_id).await);
     ensure!(
         stored == Some(TaskOutcome::Result(result.clone())),
         "a 10 MB result reads back exactly"
     );
+    // The same through the MCP handlers: tasks/get answers the message, tasks/result the
+    // result with the related-task `_meta` added.
+    let answer = |method: &'static str, id: &str| {
+        let params = json!({ "taskId": id });
+        let store = roomy.clone();
+        async move { task_protocol::handle(store.as_ref(), all, method, Some(params)).await }
+    };
+    match answer("tasks/get", &messaged.task_id).await {
+        Some(Ok(got)) => ensure!(
+            got["statusMessage"].as_str() == Some(big.as_str()),
+            "tasks/get answers the 10 MB message exactly"
+        ),
+        other => {
+            return Err(fail!(
+                "tasks/get gave {}",
+                show(&other.map(|a| a.map(|_| ())))
+            ));
+        }
+    }
+    match answer("tasks/result", &completed.task_id).await {
+        Some(Ok(Value::Object(mut got))) => {
+            ensure!(got.remove("_meta").is_some(), "tasks/result adds `_meta`");
+            ensure!(
+                got == result,
+                "tasks/result answers the 10 MB result exactly"
+            );
+        }
+        other => {
+            return Err(fail!(
+                "tasks/result gave {}",
+                show(&other.map(|a| a.map(|_| ())))
+            ));
+        }
+    }
 
     let limit = 1024 * 1024;
     let tight = open_store(

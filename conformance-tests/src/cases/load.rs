@@ -354,7 +354,8 @@ fn acknowledged_tasks_exist(
 }
 
 /// Each listed task reads back exactly as listed, holds the outcome of the one terminal
-/// change that won, and no cancelled task holds a result. Returns each task's final
+/// change that won, and no cancelled task holds a result: each task holds exactly one status,
+/// which its listing, its record and its outcome agree on. Returns each task's final
 /// `lastUpdatedAt`.
 async fn records_agree(
     store: &dyn TaskStore,
