@@ -80,7 +80,7 @@ async fn a_foreign_id_runs_the_same_statements_as_a_missing_one() {
         .with_poll_interval(Duration::from_secs(3_600))
         .with_sweep_interval(None)
         .with_pool_size(1);
-    let store = TempStore::new(StoreConfig::default(), options).await;
+    let store = TempStore::new(StoreConfig::default(), options.clone()).await;
     let mut alices = Vec::new();
     for _ in 0..20 {
         let task = store
@@ -128,8 +128,20 @@ async fn a_foreign_id_runs_the_same_statements_as_a_missing_one() {
     let (carol_ran, carol_page) =
         statements(|| async { format!("{:?}", store.list(&carol, PageRequest::first()).await) })
             .await;
+    assert!(!bob_ran.is_empty(), "list ran a statement");
     assert_eq!(bob_ran, carol_ran, "list: statements");
     assert_eq!(bob_page, carol_page, "list: the page");
+    // Alice's tasks cost bob's listing nothing: it runs as on a store that has none.
+    let empty = TempStore::new(StoreConfig::default(), options).await;
+    empty.list(&bob, PageRequest::first()).await.unwrap();
+    let (empty_ran, empty_page) =
+        statements(|| async { format!("{:?}", empty.list(&bob, PageRequest::first()).await) })
+            .await;
+    assert_eq!(
+        bob_ran, empty_ran,
+        "list: statements against an empty store"
+    );
+    assert_eq!(bob_page, empty_page, "list: the page of an empty store");
     for id in &alices {
         let task = store.get(&Scope::owner("alice"), id).await.unwrap();
         assert_eq!(task.status, TaskStatus::Working, "{id}");
