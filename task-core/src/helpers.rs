@@ -168,8 +168,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused time: the sleeps advance a virtual clock at once, which the test then reads.
+    #[tokio::test(start_paused = true)]
     async fn polling_honours_poll_interval_and_stops_at_terminal() {
+        let start = tokio::time::Instant::now();
         let mut calls = 0;
         let mut seen = Vec::new();
         let task = poll_until_terminal(
@@ -189,7 +191,8 @@ mod tests {
                     created_at: time::now(),
                     last_updated_at: time::now(),
                     ttl: None,
-                    poll_interval: Some(1),
+                    // The task's own interval, then none: the default's turn.
+                    poll_interval: (calls == 1).then_some(250),
                 };
                 async move { Ok::<_, TaskError>(task) }
             },
@@ -205,6 +208,12 @@ mod tests {
                 TaskStatus::Working,
                 TaskStatus::Completed
             ]
+        );
+        let slept = start.elapsed();
+        let expected = Duration::from_millis(250) + Duration::from_secs(60);
+        assert!(
+            slept >= expected && slept < expected + Duration::from_millis(10),
+            "slept {slept:?} of virtual time, expected {expected:?}"
         );
     }
 }
