@@ -9,7 +9,8 @@
 //! use task_store_redis::{RedisOptions, RedisTaskStore};
 //!
 //! let url = std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
-//! let options = RedisOptions::default().with_key_prefix("doc-example");
+//! # let prefix = format!("doc-{}", task_core::generate_task_id());
+//! let options = RedisOptions::default().with_key_prefix(&prefix);
 //! let store = RedisTaskStore::open_with(&url, StoreConfig::default(), options).await?;
 //! let task = store.create(NewTask::new().owned_by("session-1")).await?;
 //! let alice = Scope::owner("session-1");

@@ -675,5 +675,9 @@ mod tests {
         for other in [&b"deleted"[..], b"notify", b"[]", b"[\"working\"]"] {
             assert_eq!(record::published_task(id, &Scope::All, other), None);
         }
+        assert!(
+            store.delete(&alice, id).await.unwrap(),
+            "leaves no keys behind"
+        );
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, json};
 use std::sync::Arc;
 use std::time::Duration;
 use support::{
-    Scratch, channel_of, fresh_prefix, redis_url, subscribers, until_subscribers, within_hang,
+    Scratch, channel_of, fresh_prefix, raw, redis_url, subscribers, until_subscribers, within_hang,
 };
 use task_core::{NewTask, Scope, StoreConfig, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt};
 use task_store_redis::RedisOptions;
@@ -172,4 +172,37 @@ async fn waiters_coming_and_going_never_miss_a_wake_up() {
     for id in &ids {
         until_subscribers(&redis_url(), &channel_of(&prefix, id), 0).await;
     }
+}
+
+/// A change that publishes nothing (written here straight into the task's hash, as a lost
+/// message would leave it) still reaches the waiter by polling: delayed, never hung.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_without_a_message_is_found_by_polling() {
+    let prefix = fresh_prefix();
+    let options = RedisOptions::default()
+        .with_key_prefix(&prefix)
+        .with_poll_interval(Duration::from_millis(100));
+    let store = Arc::new(Scratch::open_with(StoreConfig::default(), options).await);
+    let task = store.create(NewTask::new()).await.unwrap();
+    let waiter = {
+        let (store, id, seen) = (store.clone(), task.task_id.clone(), task.last_updated_at);
+        tokio::spawn(async move { store.wait_for_update(&Scope::All, &id, seen, None).await })
+    };
+    let channel = channel_of(&prefix, &task.task_id);
+    until_subscribers(&redis_url(), &channel, 1).await;
+
+    let hex: String = task.task_id.bytes().map(|b| format!("{b:02x}")).collect();
+    let stamp = task.last_updated_at.timestamp_millis() + 5;
+    task_store_redis::redis::cmd("HSET")
+        .arg(format!("{{{prefix}}}:t:{hex}"))
+        .arg("st")
+        .arg("input_required")
+        .arg("u")
+        .arg(stamp)
+        .query::<i64>(&mut raw(&redis_url()))
+        .unwrap();
+
+    let woke = within_hang("the waiter", waiter).await.unwrap().unwrap();
+    assert_eq!(woke.status, TaskStatus::InputRequired, "found by polling");
+    assert_eq!(woke.last_updated_at.timestamp_millis(), stamp);
 }

@@ -22,6 +22,30 @@ pub struct TestStore {
     /// Whether several processes can share it.
     pub shared: bool,
     _dir: Option<tempfile::TempDir>,
+    /// For Redis: the server and the key prefix, whose keys go with the `TestStore`.
+    redis_keys: Option<(String, String)>,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        use task_store::redis::redis;
+        let Some((server, prefix)) = &self.redis_keys else {
+            return;
+        };
+        // Best effort: every key of the store starts with its `{prefix}` hash tag.
+        let Ok(mut connection) = redis::Client::open(server.as_str())
+            .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)))
+        else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{{{prefix}}}:*"))
+            .query(&mut connection)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut connection);
+        }
+    }
 }
 
 impl TestStore {
@@ -38,6 +62,7 @@ pub fn memory() -> TestStore {
         url: "memory://".into(),
         shared: false,
         _dir: None,
+        redis_keys: None,
     }
 }
 
@@ -48,6 +73,7 @@ pub fn sqlite() -> TestStore {
         url: format!("sqlite://{}", dir.path().join("tasks.db").display()),
         shared: true,
         _dir: Some(dir),
+        redis_keys: None,
     }
 }
 
@@ -55,13 +81,12 @@ pub fn sqlite() -> TestStore {
 pub fn redis() -> TestStore {
     let server = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let separator = if server.contains('?') { '&' } else { '?' };
+    let prefix = format!("mcp-task-server-test-{}", uuid::Uuid::new_v4());
     TestStore {
-        url: format!(
-            "{server}{separator}prefix=mcp-task-server-test-{}",
-            uuid::Uuid::new_v4()
-        ),
+        url: format!("{server}{separator}prefix={prefix}"),
         shared: true,
         _dir: None,
+        redis_keys: Some((server, prefix)),
     }
 }
 
