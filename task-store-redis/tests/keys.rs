@@ -317,8 +317,12 @@ async fn names_crafted_as_other_stores_keys_touch_nothing_outside_their_own_stor
         .query(&mut support::raw(&url))
         .unwrap();
 
-    // Every key and channel the attacker's calls named, its scripts included, is its own.
+    // Every key and channel the attacker's calls named, its scripts included, is its own, and
+    // every key a script touched was passed to it in KEYS (monitor shows a script's calls
+    // right after its EVALSHA, marked `lua`).
     let mut commands = 0;
+    let mut declared: Vec<Vec<u8>> = Vec::new();
+    let mut script_calls = 0;
     for line in lines.by_ref() {
         let line = line.expect("monitor output");
         if line.contains(&sentinel) {
@@ -327,14 +331,26 @@ async fn names_crafted_as_other_stores_keys_touch_nothing_outside_their_own_stor
         let (name, args) = parse_monitor_line(&line).unwrap_or_else(|| panic!("{line}"));
         let keys = named_keys(&name, &args)
             .unwrap_or_else(|| panic!("a command this test does not know: {line}"));
-        for key in keys {
+        for key in &keys {
             assert!(key.starts_with(b"{a}:"), "outside the store: {line}");
+        }
+        if name == "evalsha" || name == "eval" {
+            declared = keys;
+        } else if line.contains(" lua] ") && name != "publish" {
+            for key in &keys {
+                assert!(declared.contains(key), "not in the script's KEYS: {line}");
+            }
+            script_calls += 1;
         }
         commands += 1;
     }
     let _ = monitor.kill();
     let _ = monitor.wait();
     assert!(commands > 100, "the monitor saw the calls ({commands})");
+    assert!(
+        script_calls > 50,
+        "the monitor saw the scripts' calls ({script_calls})"
+    );
 
     // And the other stores are byte for byte as they were; the attacker left no key behind.
     assert_eq!(
