@@ -20,8 +20,9 @@
 //! ```
 //!
 //! Or run the cases yourself with [`run_all`], [`CASES`], or each case's own public function in
-//! [`cases`], such as `cases::cancellation::cancel_complete_race(&factory)`. Cases that need a feature the store
-//! does not declare in [`task_core::Capabilities`] are reported as skipped, by name, on stderr.
+//! [`cases`], such as `cases::cancellation::cancel_complete_race(&factory)`. Cases that need a
+//! feature the store does not declare in [`task_core::Capabilities`] are reported as skipped,
+//! by name, on stderr.
 //!
 //! The suite creates stores through the factory and fills them; point the factory at a
 //! scratch database or key prefix. The list of cases may grow in any release.

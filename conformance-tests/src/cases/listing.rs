@@ -91,17 +91,7 @@ pub async fn list_cursor_after_delete(factory: &dyn StoreFactory) -> CaseResult 
         step!(store.delete(&Scope::All, &last.task_id).await),
         "delete"
     );
-    let mut rest = Vec::new();
-    let mut next = Some(cursor);
-    while let Some(cursor) = next.take() {
-        let page = step!(
-            store
-                .list(&Scope::All, PageRequest::after(Some(cursor)).with_limit(10))
-                .await
-        );
-        rest.extend(page.tasks);
-        next = page.next_cursor;
-    }
+    let rest = step!(list_from(store.as_ref(), &Scope::All, Some(cursor), Some(10)).await);
     ensure_eq!(
         rest,
         everything[10..].to_vec(),

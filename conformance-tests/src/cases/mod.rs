@@ -165,8 +165,17 @@ async fn list_all(
     scope: &Scope,
     limit: Option<usize>,
 ) -> Result<Vec<Task>, TaskError> {
+    list_from(store, scope, None, limit).await
+}
+
+/// Every task visible to `scope` after `cursor` (from the start for `None`), page by page.
+async fn list_from(
+    store: &dyn TaskStore,
+    scope: &Scope,
+    mut cursor: Option<String>,
+    limit: Option<usize>,
+) -> Result<Vec<Task>, TaskError> {
     let mut tasks = Vec::new();
-    let mut cursor = None;
     loop {
         let page = store
             .list(

@@ -190,17 +190,7 @@ pub async fn list_cursor_after_expiry(factory: &dyn StoreFactory) -> CaseResult 
         TaskError::NotFound { .. },
         "the task the cursor points at expired"
     );
-    let mut rest = Vec::new();
-    let mut next = Some(cursor);
-    while let Some(cursor) = next.take() {
-        let page = step!(
-            store
-                .list(&Scope::All, PageRequest::after(Some(cursor)).with_limit(6))
-                .await
-        );
-        rest.extend(page.tasks);
-        next = page.next_cursor;
-    }
+    let rest = step!(list_from(store.as_ref(), &Scope::All, Some(cursor), Some(6)).await);
     ensure_eq!(
         rest,
         everything[6..].to_vec(),
