@@ -143,10 +143,45 @@ macro_rules! ensure_err {
 
 pub mod cases;
 
-pub use cases::{CASES, Case};
+pub use cases::CASES;
 
 /// Longest a case may run before it counts as hung (a waiter that never wakes, say).
 pub const CASE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// One named case of the suite.
+pub struct Case {
+    /// The case's name, which is also its test's name.
+    pub name: &'static str,
+    /// Runs the case against stores made by the factory.
+    pub run: for<'a> fn(&'a dyn StoreFactory) -> BoxFuture<'a, CaseResult>,
+}
+
+impl Case {
+    /// Runs the case with the hang guard: a case still running after [`CASE_TIMEOUT`] fails.
+    pub async fn run_guarded(&self, factory: &dyn StoreFactory) -> CaseResult {
+        match tokio::time::timeout(CASE_TIMEOUT, (self.run)(factory)).await {
+            Ok(result) => result,
+            Err(_) => Err(fail!("case `{}` hung for {CASE_TIMEOUT:?}", self.name)),
+        }
+    }
+
+    /// Runs the case and panics if it fails: what each test made by [`conformance_suite!`]
+    /// awaits. A skipped case is reported on stderr, uncaptured.
+    pub async fn check(&self, factory: impl StoreFactory) {
+        use std::io::Write;
+        let name = self.name;
+        match self.run_guarded(&factory).await {
+            Ok(Verdict::Passed) => {}
+            Ok(Verdict::Skipped(why)) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "conformance case `{name}` SKIPPED: the store lacks {why}"
+                );
+            }
+            Err(error) => panic!("conformance case `{name}` failed: {error}"),
+        }
+    }
+}
 
 /// Runs one case by name, with the hang guard. Unknown names fail.
 pub async fn run_case(name: &str, factory: &dyn StoreFactory) -> CaseResult {
@@ -154,134 +189,41 @@ pub async fn run_case(name: &str, factory: &dyn StoreFactory) -> CaseResult {
         .iter()
         .find(|case| case.name == name)
         .ok_or_else(|| fail!("no conformance case is named `{name}`"))?;
-    match tokio::time::timeout(CASE_TIMEOUT, (case.run)(factory)).await {
-        Ok(result) => result,
-        Err(_) => Err(fail!("case `{name}` hung for {CASE_TIMEOUT:?}")),
-    }
+    case.run_guarded(factory).await
 }
 
 /// Runs every case in turn and returns each one's result by name.
 pub async fn run_all(factory: &dyn StoreFactory) -> Vec<(&'static str, CaseResult)> {
     let mut results = Vec::with_capacity(CASES.len());
     for case in CASES {
-        results.push((case.name, run_case(case.name, factory).await));
+        results.push((case.name, case.run_guarded(factory).await));
     }
     results
 }
 
-/// Runs one case and panics if it fails: what each test made by [`conformance_suite!`] awaits.
-/// A skipped case is reported on stderr, uncaptured.
-pub async fn check_case(name: &str, factory: impl StoreFactory) {
-    use std::io::Write;
-    match run_case(name, &factory).await {
-        Ok(Verdict::Passed) => {}
-        Ok(Verdict::Skipped(why)) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "conformance case `{name}` SKIPPED: the store lacks {why}"
-            );
-        }
-        Err(error) => panic!("conformance case `{name}` failed: {error}"),
-    }
-}
-
-/// Checks that a macro expansion lists exactly the suite's cases.
-pub fn assert_case_list(listed: &[&str]) {
-    let known: Vec<&str> = CASES.iter().map(|c| c.name).collect();
-    assert_eq!(
-        listed,
-        known.as_slice(),
-        "conformance_suite! is out of date"
-    );
-}
-
-/// Expands into `mod conformance` holding one `#[tokio::test]` per case, on a multi-threaded
-/// runtime, each calling the given factory
-/// (`Fn(StoreConfig) -> impl Future<Output = Arc<dyn TaskStore>>`) for its stores. The calling
-/// crate needs tokio with the `macros` and `rt-multi-thread` features.
+/// Expands into `mod conformance` holding one `#[tokio::test]` per case of
+/// [`for_each_case!`], named after the case, on a multi-threaded runtime, each calling the
+/// given factory (`Fn(StoreConfig) -> impl Future<Output = Arc<dyn TaskStore>>`) for its
+/// stores. The calling crate needs tokio with the `macros` and `rt-multi-thread` features.
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:expr) => {
-        $crate::conformance_suite!(@cases $factory;
-            lifecycle,
-            record_round_trip,
-            delete,
-            transitions_allowed,
-            transitions_forbidden,
-            outcome_must_match_status,
-            message_update_keeps_status,
-            last_updated_strictly_increases,
-            cancel_working,
-            cancel_input_required,
-            cancel_terminal_rejected,
-            cancel_complete_race,
-            terminal_race,
-            cancel_is_sticky,
-            outcome_round_trip,
-            error_result_can_fail,
-            payload_limit,
-            wait_many_waiters,
-            wait_lost_wakeup,
-            wait_lost_wakeup_concurrent,
-            wait_already_terminal,
-            wait_timeout,
-            wait_sees_message_change,
-            wait_missing_or_deleted,
-            list_order,
-            list_paging_1000,
-            list_cursor_after_delete,
-            list_garbage_cursor,
-            list_page_size,
-            ttl_expiry,
-            ttl_counts_from_creation,
-            ttl_null,
-            ttl_clamp,
-            ttl_default,
-            purge_expired,
-            wait_ends_at_expiry,
-            list_cursor_after_expiry,
-            owner_isolation,
-            unbound_tasks_fail_closed,
-            cursor_owner_binding,
-            limit_per_owner,
-            limit_total,
-            limits_ignore_expired,
-            id_validation,
-            odd_ids_verbatim,
-            duplicate_id,
-            duplicate_id_race,
-            generated_ids_unique,
-            concurrent_workers,
-            concurrent_message_updates,
-            recover_stuck,
-            context_lifecycle,
-            execution_records_failures,
-            mixed_load,
-            hostile_names,
-            hostile_cursors,
-            hostile_payloads,
-            hostile_payload_limit,
-            hostile_nesting,
-            protocol_hostile_requests,
-            protocol_hostile_outcomes,
-            protocol_foreign_like_missing,
-        );
-    };
-    (@cases $factory:expr; $($case:ident),* $(,)?) => {
         #[allow(unused_imports)]
         mod conformance {
             use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    $crate::check_case(stringify!($case), $factory).await;
-                }
-            )*
-
-            #[test]
-            fn suite_lists_every_case() {
-                $crate::assert_case_list(&[$(stringify!($case)),*]);
-            }
+            $crate::for_each_case!($crate::conformance_suite! { @tests $factory; });
         }
+    };
+    (@tests $factory:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let case = $crate::Case {
+                    name: stringify!($case),
+                    run: |factory| ::std::boxed::Box::pin($crate::cases::$module::$case(factory)),
+                };
+                case.check($factory).await;
+            }
+        )*
     };
 }

@@ -1,6 +1,6 @@
 //! The cases, grouped by topic, and the table that names them.
 
-use crate::{BoxFuture, CaseResult, StoreFactory};
+use crate::{Case, CaseResult, StoreFactory};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use task_core::{
@@ -38,87 +38,93 @@ pub mod ttl;
 /// Waiting for changes: wake-ups, timeouts, deletion.
 pub mod waiting;
 
-/// One named case of the suite.
-pub struct Case {
-    /// The case's name, which is also its test's name.
-    pub name: &'static str,
-    /// Runs the case against stores made by the factory.
-    pub run: for<'a> fn(&'a dyn StoreFactory) -> BoxFuture<'a, CaseResult>,
+/// Calls the macro `$callback` with every case of the suite, in order, as `module::case` paths
+/// under [`cases`](crate::cases), after the tokens given with it:
+/// `for_each_case!(my_macro! { args })` expands to
+/// `my_macro! { args lifecycle::lifecycle, lifecycle::record_round_trip, ... }`.
+///
+/// This is the one list of the suite: [`CASES`](crate::CASES) and the tests of
+/// [`conformance_suite!`](crate::conformance_suite) are both made from it.
+#[macro_export]
+macro_rules! for_each_case {
+    ($($callback:ident)::+ ! { $($args:tt)* }) => {
+        $($callback)::+! { $($args)*
+            lifecycle::lifecycle,
+            lifecycle::record_round_trip,
+            lifecycle::delete,
+            transitions::transitions_allowed,
+            transitions::transitions_forbidden,
+            transitions::outcome_must_match_status,
+            transitions::message_update_keeps_status,
+            transitions::last_updated_strictly_increases,
+            cancellation::cancel_working,
+            cancellation::cancel_input_required,
+            cancellation::cancel_terminal_rejected,
+            cancellation::cancel_complete_race,
+            cancellation::terminal_race,
+            cancellation::cancel_is_sticky,
+            outcomes::outcome_round_trip,
+            outcomes::error_result_can_fail,
+            outcomes::payload_limit,
+            waiting::wait_many_waiters,
+            waiting::wait_lost_wakeup,
+            waiting::wait_lost_wakeup_concurrent,
+            waiting::wait_already_terminal,
+            waiting::wait_timeout,
+            waiting::wait_sees_message_change,
+            waiting::wait_missing_or_deleted,
+            listing::list_order,
+            listing::list_paging_1000,
+            listing::list_cursor_after_delete,
+            listing::list_garbage_cursor,
+            listing::list_page_size,
+            ttl::ttl_expiry,
+            ttl::ttl_counts_from_creation,
+            ttl::ttl_null,
+            ttl::ttl_clamp,
+            ttl::ttl_default,
+            ttl::purge_expired,
+            ttl::wait_ends_at_expiry,
+            ttl::list_cursor_after_expiry,
+            owners::owner_isolation,
+            owners::unbound_tasks_fail_closed,
+            owners::cursor_owner_binding,
+            limits::limit_per_owner,
+            limits::limit_total,
+            limits::limits_ignore_expired,
+            ids::id_validation,
+            ids::odd_ids_verbatim,
+            ids::duplicate_id,
+            ids::duplicate_id_race,
+            ids::generated_ids_unique,
+            concurrency::concurrent_workers,
+            concurrency::concurrent_message_updates,
+            concurrency::recover_stuck,
+            context::context_lifecycle,
+            context::execution_records_failures,
+            load::mixed_load,
+            hostile::hostile_names,
+            hostile::hostile_cursors,
+            hostile::hostile_payloads,
+            hostile::hostile_payload_limit,
+            hostile::hostile_nesting,
+            protocol::protocol_hostile_requests,
+            protocol::protocol_hostile_outcomes,
+            protocol::protocol_foreign_like_missing,
+        }
+    };
 }
 
 macro_rules! table {
     ($($module:ident :: $name:ident),* $(,)?) => {
-        /// Every case, in the order [`crate::conformance_suite!`] lists them.
+        /// Every case, in the order [`for_each_case!`](crate::for_each_case) lists them.
         pub static CASES: &[Case] = &[
             $(Case { name: stringify!($name), run: |factory| Box::pin($module::$name(factory)) }),*
         ];
     };
 }
 
-table![
-    lifecycle::lifecycle,
-    lifecycle::record_round_trip,
-    lifecycle::delete,
-    transitions::transitions_allowed,
-    transitions::transitions_forbidden,
-    transitions::outcome_must_match_status,
-    transitions::message_update_keeps_status,
-    transitions::last_updated_strictly_increases,
-    cancellation::cancel_working,
-    cancellation::cancel_input_required,
-    cancellation::cancel_terminal_rejected,
-    cancellation::cancel_complete_race,
-    cancellation::terminal_race,
-    cancellation::cancel_is_sticky,
-    outcomes::outcome_round_trip,
-    outcomes::error_result_can_fail,
-    outcomes::payload_limit,
-    waiting::wait_many_waiters,
-    waiting::wait_lost_wakeup,
-    waiting::wait_lost_wakeup_concurrent,
-    waiting::wait_already_terminal,
-    waiting::wait_timeout,
-    waiting::wait_sees_message_change,
-    waiting::wait_missing_or_deleted,
-    listing::list_order,
-    listing::list_paging_1000,
-    listing::list_cursor_after_delete,
-    listing::list_garbage_cursor,
-    listing::list_page_size,
-    ttl::ttl_expiry,
-    ttl::ttl_counts_from_creation,
-    ttl::ttl_null,
-    ttl::ttl_clamp,
-    ttl::ttl_default,
-    ttl::purge_expired,
-    ttl::wait_ends_at_expiry,
-    ttl::list_cursor_after_expiry,
-    owners::owner_isolation,
-    owners::unbound_tasks_fail_closed,
-    owners::cursor_owner_binding,
-    limits::limit_per_owner,
-    limits::limit_total,
-    limits::limits_ignore_expired,
-    ids::id_validation,
-    ids::odd_ids_verbatim,
-    ids::duplicate_id,
-    ids::duplicate_id_race,
-    ids::generated_ids_unique,
-    concurrency::concurrent_workers,
-    concurrency::concurrent_message_updates,
-    concurrency::recover_stuck,
-    context::context_lifecycle,
-    context::execution_records_failures,
-    load::mixed_load,
-    hostile::hostile_names,
-    hostile::hostile_cursors,
-    hostile::hostile_payloads,
-    hostile::hostile_payload_limit,
-    hostile::hostile_nesting,
-    protocol::protocol_hostile_requests,
-    protocol::protocol_hostile_outcomes,
-    protocol::protocol_foreign_like_missing,
-];
+for_each_case!(table! {});
 
 /// A JSON object from a `json!` literal.
 fn obj(value: Value) -> Map<String, Value> {
