@@ -2,9 +2,9 @@
 //! outcomes read back through `tasks/result`, and proof that a foreign id costs the same store
 //! calls as a missing one.
 
-use super::hostile::{
-    Fixtures, SMALL_LIMIT, any_name, draw, error_data, for_each_input, json_value, result_object,
-    show, text,
+use super::hostile::harness::{Fixtures, draw, for_each_input, show};
+use super::hostile::strategies::{
+    SMALL_LIMIT, any_name, error_data, json_value, result_object, text,
 };
 use super::*;
 use crate::Verdict;
