@@ -142,6 +142,7 @@ macro_rules! ensure_err {
 }
 
 pub mod cases;
+pub mod delegate;
 
 pub use cases::CASES;
 

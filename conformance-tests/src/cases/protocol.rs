@@ -8,16 +8,13 @@ use super::hostile::strategies::{
 };
 use super::*;
 use crate::Verdict;
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use crate::delegate::{Delegate, Delegating};
 use proptest::prelude::*;
 use serde_json::json;
 use std::sync::Mutex;
 use std::time::Duration;
 use task_core::jsonrpc::{ErrorData, INVALID_PARAMS};
-use task_core::{
-    Capabilities, RELATED_TASK_META_KEY, TaskOutcome, TaskPage, TaskRecord, TaskStoreExt, validate,
-};
+use task_core::{RELATED_TASK_META_KEY, TaskStoreExt, validate};
 use task_protocol::tools::{record_tool_outcome, tool_outcome_change};
 use task_protocol::{ToolOutcome, handle};
 
@@ -305,74 +302,14 @@ impl Recording {
     }
 }
 
-#[async_trait]
-impl TaskStore for Recording {
-    fn config(&self) -> &StoreConfig {
-        self.inner.config()
+impl Delegate for Recording {
+    fn inner(&self) -> &dyn TaskStore {
+        self.inner.as_ref()
     }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        self.note("create");
-        self.inner.create(new).await
-    }
-    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
-        self.note("get");
-        self.inner.get(scope, task_id).await
-    }
-    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
-        self.note("get_record");
-        self.inner.get_record(scope, task_id).await
-    }
-    async fn get_result(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-    ) -> Result<Option<TaskOutcome>, TaskError> {
-        self.note("get_result");
-        self.inner.get_result(scope, task_id).await
-    }
-    async fn update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        change: TaskChange,
-    ) -> Result<Task, TaskError> {
-        self.note("update");
-        self.inner.update(scope, task_id, change).await
-    }
-    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        self.note("list");
-        self.inner.list(scope, page).await
-    }
-    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
-        self.note("delete");
-        self.inner.delete(scope, task_id).await
-    }
-    async fn wait_for_update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        seen: DateTime<Utc>,
-        timeout: Option<Duration>,
-    ) -> Result<Task, TaskError> {
-        self.note("wait_for_update");
-        self.inner
-            .wait_for_update(scope, task_id, seen, timeout)
-            .await
-    }
-    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
-        self.note("notify_update");
-        self.inner.notify_update(task_id).await
-    }
-    async fn purge_expired(&self) -> Result<u64, TaskError> {
-        self.note("purge_expired");
-        self.inner.purge_expired().await
-    }
-    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
-        self.note("recover_stuck");
-        self.inner.recover_stuck(older_than, message).await
+
+    fn before(&self, call: &'static str) -> Result<(), TaskError> {
+        self.note(call);
+        Ok(())
     }
 }
 
@@ -382,10 +319,10 @@ impl TaskStore for Recording {
 /// the caller that the task exists.
 pub async fn protocol_foreign_like_missing(factory: &dyn StoreFactory) -> CaseResult {
     let inner = default_store(factory).await;
-    let store = Recording {
+    let store = Delegating(Recording {
         inner,
         calls: Mutex::default(),
-    };
+    });
     let (alice, bob) = (Scope::owner("alice"), Scope::owner("bob"));
     let running = step!(store.create(NewTask::new().owned_by("alice")).await);
     let finished = step!(store.create(NewTask::new().owned_by("alice")).await);
