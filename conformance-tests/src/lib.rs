@@ -1,7 +1,7 @@
 //! The conformance suite for [`TaskStore`] implementations: lifecycle, transitions,
 //! cancellation races, outcomes, waiting, listing, ttl, owner isolation, limits, ids, a mixed
-//! load, hostile input generated with proptest, and the same through the MCP handlers of
-//! `task_protocol`.
+//! load, and hostile input generated with proptest. It needs only `task_core`: the MCP handlers
+//! of `task_protocol` run their own cases over the workspace's stores.
 //!
 //! Every backend in this workspace runs it, and so can yours, in a few lines:
 //!
@@ -19,13 +19,20 @@
 //! # fn main() {}
 //! ```
 //!
-//! Or run the cases yourself with [`run_all`], [`CASES`], or each case's own public function in
-//! [`cases`], such as `cases::cancellation::cancel_complete_race(&factory)`. Cases that need a
-//! feature the store does not declare in [`task_core::Capabilities`] are reported as skipped,
-//! by name, on stderr.
+//! The cases are listed once, in [`for_each_case!`], which makes both the tests above and
+//! [`CASES`]. Run them yourself with [`run_all`] or [`run_case`], or call each case's own
+//! public function in [`cases`], such as `cases::cancellation::cancel_complete_race(&factory)`.
+//! Cases that need a feature the store does not declare in [`task_core::Capabilities`] are
+//! reported as skipped, by name, on stderr.
 //!
 //! The suite creates stores through the factory and fills them; point the factory at a
 //! scratch database or key prefix. The list of cases may grow in any release.
+//!
+//! For tests of your own, the crate also has test tooling: [`delegate`], a wrapper that hands
+//! every call to another store except those it overrides; the hostile input generators and
+//! their harness in [`cases::hostile::strategies`] and [`cases::hostile::harness`]; and the
+//! macros the cases check with ([`ensure!`], [`ensure_eq!`], [`ensure_err!`], [`step!`],
+//! [`fail!`]), each failing a case with a [`CaseError`] that says where.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -81,28 +88,31 @@ impl std::error::Error for CaseError {}
 /// The result of one case.
 pub type CaseResult = Result<Verdict, CaseError>;
 
-/// Fails the case with a formatted message.
+/// A [`CaseError`] with a formatted message and the `file:line` it was made at.
+#[macro_export]
 macro_rules! fail {
     ($($arg:tt)+) => {
         $crate::CaseError { message: format!($($arg)+), location: format!("{}:{}", file!(), line!()) }
     };
 }
 
-/// Fails the case unless the condition holds.
+/// Fails the case (returns a [`CaseError`]) unless the condition holds.
+#[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($arg:tt)+) => {
         if !$cond {
-            return Err(fail!($($arg)+));
+            return Err($crate::fail!($($arg)+));
         }
     };
 }
 
-/// Fails the case unless both sides are equal.
+/// Fails the case unless both sides are equal, showing both.
+#[macro_export]
 macro_rules! ensure_eq {
     ($left:expr, $right:expr, $($arg:tt)+) => {{
         let (left, right) = (&$left, &$right);
         if left != right {
-            return Err(fail!(
+            return Err($crate::fail!(
                 "{}: `{}` is {:?} but should be {:?}",
                 format!($($arg)+),
                 stringify!($left),
@@ -114,22 +124,24 @@ macro_rules! ensure_eq {
 }
 
 /// Unwraps a `Result`, failing the case with the error.
+#[macro_export]
 macro_rules! step {
     ($expr:expr) => {
         match $expr {
             Ok(value) => value,
-            Err(error) => return Err(fail!("`{}` failed: {error}", stringify!($expr))),
+            Err(error) => return Err($crate::fail!("`{}` failed: {error}", stringify!($expr))),
         }
     };
 }
 
 /// Fails the case unless the expression is an error matching the pattern.
+#[macro_export]
 macro_rules! ensure_err {
     ($expr:expr, $pattern:pat, $($arg:tt)+) => {
         match $expr {
             Err($pattern) => {}
             other => {
-                return Err(fail!(
+                return Err($crate::fail!(
                     "{}: `{}` gave {:?}, expected {}",
                     format!($($arg)+),
                     stringify!($expr),

@@ -29,8 +29,6 @@ pub mod load;
 pub mod outcomes;
 /// Isolation between owners.
 pub mod owners;
-/// The same through the MCP handlers of `task_protocol`.
-pub mod protocol;
 /// The status machine.
 pub mod transitions;
 /// Time to live: expiry, clamping, purging.
@@ -108,9 +106,6 @@ macro_rules! for_each_case {
             hostile::hostile_payloads,
             hostile::hostile_payload_limit,
             hostile::hostile_nesting,
-            protocol::protocol_hostile_requests,
-            protocol::protocol_hostile_outcomes,
-            protocol::protocol_foreign_like_missing,
         }
     };
 }

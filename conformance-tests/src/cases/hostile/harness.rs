@@ -16,7 +16,7 @@ use task_core::{NewTask, Scope, TaskRecord, TaskStore, TaskStoreExt};
 /// Inputs drawn per case unless `HOSTILE_CASES` says otherwise.
 const INPUTS_PER_CASE: usize = 128;
 /// The owners of the fixture tasks every case checks are left alone.
-pub(crate) const FIXTURE_OWNERS: [&str; 2] = ["fixture-owner-α", "fixture-owner-β"];
+pub const FIXTURE_OWNERS: [&str; 2] = ["fixture-owner-α", "fixture-owner-β"];
 
 fn seed() -> u64 {
     std::env::var("HOSTILE_SEED")
@@ -50,7 +50,7 @@ fn runner(seed: u64) -> TestRunner {
 }
 
 /// A value's `Debug` text, cut short so a 10 KB id still makes a readable report.
-pub(crate) fn show(value: &impl Debug) -> String {
+pub fn show(value: &impl Debug) -> String {
     let text = format!("{value:?}");
     match text.char_indices().nth(400) {
         Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
@@ -59,14 +59,14 @@ pub(crate) fn show(value: &impl Debug) -> String {
 }
 
 /// Inputs drawn from a strategy, with the seed that replays them.
-pub(crate) struct Inputs<T> {
+pub struct Inputs<T> {
     seed: u64,
     values: Vec<T>,
 }
 
 /// Draws the inputs of one case up front (strategies cannot cross an `.await`), printing the
 /// seed so that a failure, a panic or a hang can be replayed.
-pub(crate) fn draw<S: Strategy>(name: &str, strategy: S) -> Result<Inputs<S::Value>, CaseError> {
+pub fn draw<S: Strategy>(name: &str, strategy: S) -> Result<Inputs<S::Value>, CaseError> {
     let seed = seed();
     eprintln!("{name}: HOSTILE_SEED={seed}");
     let mut runner = runner(seed);
@@ -80,11 +80,7 @@ pub(crate) fn draw<S: Strategy>(name: &str, strategy: S) -> Result<Inputs<S::Val
 /// Runs `check` on each input in a task of its own, so a panic in the store is caught and
 /// reported with the input and the seed. `check` says whether the store accepted the input;
 /// the counts are printed, to show that both sides were exercised.
-pub(crate) async fn for_each_input<T, F, Fut>(
-    name: &str,
-    inputs: Inputs<T>,
-    mut check: F,
-) -> CaseResult
+pub async fn for_each_input<T, F, Fut>(name: &str, inputs: Inputs<T>, mut check: F) -> CaseResult
 where
     T: Clone + Debug + Send + 'static,
     F: FnMut(T) -> Fut,
@@ -118,14 +114,16 @@ where
 
 /// Tasks every hostile call must leave alone.
 #[derive(Clone)]
-pub(crate) struct Fixtures {
-    pub(crate) store: Arc<dyn TaskStore>,
-    pub(crate) records: Vec<TaskRecord>,
+pub struct Fixtures {
+    /// The store the fixtures are in.
+    pub store: Arc<dyn TaskStore>,
+    /// The fixtures as they were made.
+    pub records: Vec<TaskRecord>,
 }
 
 impl Fixtures {
     /// Two owners' tasks, one running and one completed each.
-    pub(crate) async fn new(store: Arc<dyn TaskStore>) -> Result<Fixtures, CaseError> {
+    pub async fn new(store: Arc<dyn TaskStore>) -> Result<Fixtures, CaseError> {
         let mut records = Vec::new();
         for owner in FIXTURE_OWNERS {
             let running = step!(store.create(NewTask::new().owned_by(owner)).await);
@@ -140,7 +138,7 @@ impl Fixtures {
     }
 
     /// The fixtures are exactly as they were, and the store holds nothing else.
-    pub(crate) async fn unchanged(&self) -> Result<(), String> {
+    pub async fn unchanged(&self) -> Result<(), String> {
         for before in &self.records {
             let id = &before.task.task_id;
             match self.store.get_record(&Scope::All, id).await {

@@ -7,8 +7,8 @@
 //! its seed; set `HOSTILE_SEED` to replay a run and `HOSTILE_CASES` to change how many inputs
 //! each case draws.
 
-pub(crate) mod harness;
-pub(crate) mod strategies;
+pub mod harness;
+pub mod strategies;
 
 use super::*;
 use crate::Verdict;
@@ -17,11 +17,11 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::fmt::Debug;
 use std::time::Duration;
-use strategies::{CursorInput, Hostile, SMALL_LIMIT, any_name, cursor_input, hostile_change, nest};
+use strategies::{
+    CursorInput, Hostile, SMALL_LIMIT, TEN_MB, any_name, cursor_input, hostile_change, nest,
+    ten_mb_result, ten_mb_text,
+};
 use task_core::{TaskOutcome, TaskStoreExt, validate};
-
-/// A payload of 10 MB, which every store must carry under its default limit.
-const TEN_MB: usize = 10 * 1024 * 1024;
 
 /// A result that must be a typed error of the expected kind.
 fn refused<T: Debug>(
@@ -358,9 +358,8 @@ async fn check_payload(
 /// with a clear error naming the size and the limit by a store configured for less.
 pub async fn hostile_payload_limit(factory: &dyn StoreFactory) -> CaseResult {
     let all = &Scope::All;
-    // 25 bytes a piece, with characters JSON must escape: 10 MB of text, about 12 MB as JSON.
-    let big = "ß🎉\"\0 abcdefghijklmnop".repeat(TEN_MB / 25);
-    let result = obj(json!({ "content": [{ "type": "text", "text": big }], "n": u64::MAX }));
+    let big = ten_mb_text();
+    let result = ten_mb_result(&big);
     let params = json!({ "blob": big });
 
     // One 10 MB payload per task, each read back once: the largest record stays near 12 MB.
@@ -394,40 +393,6 @@ pub async fn hostile_payload_limit(factory: &dyn StoreFactory) -> CaseResult {
         stored == Some(TaskOutcome::Result(result.clone())),
         "a 10 MB result reads back exactly"
     );
-    // The same through the MCP handlers: tasks/get answers the message, tasks/result the
-    // result with the related-task `_meta` added.
-    let answer = |method: &'static str, id: &str| {
-        let params = json!({ "taskId": id });
-        let store = roomy.clone();
-        async move { task_protocol::handle(store.as_ref(), all, method, Some(params)).await }
-    };
-    match answer("tasks/get", &messaged.task_id).await {
-        Some(Ok(got)) => ensure!(
-            got["statusMessage"].as_str() == Some(big.as_str()),
-            "tasks/get answers the 10 MB message exactly"
-        ),
-        other => {
-            return Err(fail!(
-                "tasks/get gave {}",
-                show(&other.map(|a| a.map(|_| ())))
-            ));
-        }
-    }
-    match answer("tasks/result", &completed.task_id).await {
-        Some(Ok(Value::Object(mut got))) => {
-            ensure!(got.remove("_meta").is_some(), "tasks/result adds `_meta`");
-            ensure!(
-                got == result,
-                "tasks/result answers the 10 MB result exactly"
-            );
-        }
-        other => {
-            return Err(fail!(
-                "tasks/result gave {}",
-                show(&other.map(|a| a.map(|_| ())))
-            ));
-        }
-    }
 
     let limit = 1024 * 1024;
     let tight = open_store(

@@ -9,10 +9,23 @@ use task_core::{ErrorData, validate};
 
 /// The payload limit of the store the random payloads go to: small, so that sizes on both
 /// sides of it are cheap to generate.
-pub(crate) const SMALL_LIMIT: usize = 4 * 1024;
+pub const SMALL_LIMIT: usize = 4 * 1024;
+
+/// The size of the large payloads every store must carry under its default limit: 10 MB.
+pub const TEN_MB: usize = 10 * 1024 * 1024;
+
+/// 10 MB of text in 25-byte pieces with characters JSON must escape (about 12 MB as JSON).
+pub fn ten_mb_text() -> String {
+    "ß🎉\"\0 abcdefghijklmnop".repeat(TEN_MB / 25)
+}
+
+/// A tool result holding `text` as its content, and a number at the edge of JSON's range.
+pub fn ten_mb_result(text: &str) -> Map<String, Value> {
+    obj(json!({ "content": [{ "type": "text", "text": text }], "n": u64::MAX }))
+}
 
 /// Strings an SQL or key-value store might treat as syntax.
-pub(crate) const METACHARACTERS: [&str; 14] = [
+pub const METACHARACTERS: [&str; 14] = [
     "'; DROP TABLE tasks; --",
     "\" OR 1=1 --",
     "' OR '1'='1",
@@ -31,7 +44,7 @@ pub(crate) const METACHARACTERS: [&str; 14] = [
 
 /// Strings of every shape: empty, plain, arbitrary Unicode (control characters included),
 /// key and SQL syntax, non-ASCII, and long ones up to 10 KB.
-pub(crate) fn any_name() -> impl Strategy<Value = String> {
+pub fn any_name() -> impl Strategy<Value = String> {
     let syntax = vec(
         prop::sample::select(vec![
             '{', '}', ':', '*', '?', '[', ']', '\'', '"', ';', '%', '_', '\\', '-', ' ', '/', '.',
@@ -103,7 +116,9 @@ fn number() -> impl Strategy<Value = Value> {
     ]
 }
 
-pub(crate) fn text() -> impl Strategy<Value = String> {
+/// Text of any characters, strings an SQL or key-value store might treat as syntax, and runs of
+/// NULs.
+pub fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
         prop::sample::select(METACHARACTERS.to_vec()).prop_map(str::to_owned),
@@ -112,7 +127,7 @@ pub(crate) fn text() -> impl Strategy<Value = String> {
 }
 
 /// Arbitrary JSON: scalars, strings of any characters, and small nested arrays and objects.
-pub(crate) fn json_value() -> impl Strategy<Value = Value> {
+pub fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -128,7 +143,7 @@ pub(crate) fn json_value() -> impl Strategy<Value = Value> {
 }
 
 /// `value` wrapped in `depth` alternating arrays and objects.
-pub(crate) fn nest(value: Value, depth: usize) -> Value {
+pub fn nest(value: Value, depth: usize) -> Value {
     (0..depth).fold(value, |inner, level| {
         if level % 2 == 0 {
             Value::Array(vec![inner])
@@ -139,7 +154,7 @@ pub(crate) fn nest(value: Value, depth: usize) -> Value {
 }
 
 /// JSON values that are deep, wide, near the payload limit, or just odd.
-pub(crate) fn payload() -> impl Strategy<Value = Value> {
+pub fn payload() -> impl Strategy<Value = Value> {
     prop_oneof![
         json_value(),
         (json_value(), 0usize..=160).prop_map(|(v, depth)| nest(v, depth)),
@@ -149,13 +164,13 @@ pub(crate) fn payload() -> impl Strategy<Value = Value> {
 }
 
 /// A result object holding `payload` under a random key, so its size and depth vary.
-pub(crate) fn result_object() -> impl Strategy<Value = Map<String, Value>> {
+pub fn result_object() -> impl Strategy<Value = Map<String, Value>> {
     (text(), payload()).prop_map(|(key, value)| obj(json!({ "content": [], key: value })))
 }
 
 /// The `data` of a JSON-RPC error: absent, an explicit `null` (which must not read back as
 /// absent), or a value.
-pub(crate) fn error_data(
+pub fn error_data(
     value: impl Strategy<Value = Value> + 'static,
 ) -> impl Strategy<Value = Option<Value>> {
     prop_oneof![Just(None), Just(Some(Value::Null)), value.prop_map(Some)]

@@ -1,20 +1,22 @@
-//! The MCP handlers of `task_protocol` over the store under test: hostile requests, hostile
-//! outcomes read back through `tasks/result`, and proof that a foreign id costs the same store
-//! calls as a missing one.
+//! The cases: hostile requests, hostile outcomes read back through `tasks/result`, 10 MB
+//! payloads through `tasks/get` and `tasks/result`, and proof that a foreign id costs the same
+//! store calls as a missing one.
 
-use super::hostile::harness::{Fixtures, draw, for_each_input, show};
-use super::hostile::strategies::{
-    SMALL_LIMIT, any_name, error_data, json_value, result_object, text,
+use conformance_tests::cases::hostile::harness::{Fixtures, draw, for_each_input, show};
+use conformance_tests::cases::hostile::strategies::{
+    SMALL_LIMIT, any_name, error_data, json_value, result_object, ten_mb_result, ten_mb_text, text,
 };
-use super::*;
-use crate::Verdict;
-use crate::delegate::{Delegate, Delegating};
+use conformance_tests::delegate::{Delegate, Delegating};
+use conformance_tests::{CaseResult, StoreFactory, Verdict, ensure, ensure_eq, fail, step};
 use proptest::prelude::*;
-use serde_json::json;
-use std::sync::Mutex;
+use serde_json::{Map, Value, json};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_core::jsonrpc::{ErrorData, INVALID_PARAMS};
-use task_core::{RELATED_TASK_META_KEY, TaskStoreExt, validate};
+use task_core::{
+    NewTask, PageRequest, RELATED_TASK_META_KEY, Scope, StoreConfig, Task, TaskError, TaskStatus,
+    TaskStore, TaskStoreExt, validate,
+};
 use task_protocol::tools::{record_tool_outcome, tool_outcome_change};
 use task_protocol::{ToolOutcome, handle};
 
@@ -84,7 +86,7 @@ fn masked(answer: &Option<Result<Value, ErrorData>>, id: &str) -> String {
 /// unknown method is left to the server; a foreign task's id gets exactly a missing id's
 /// answer; and no request changes a task.
 pub async fn protocol_hostile_requests(factory: &dyn StoreFactory) -> CaseResult {
-    let store = default_store(factory).await;
+    let store = factory.make(StoreConfig::default()).await;
     let fixtures = Fixtures::new(store.clone()).await?;
     let ids: Vec<String> = fixtures
         .records
@@ -190,7 +192,7 @@ fn with_related_task(mut result: Map<String, Value>, task_id: &str) -> Value {
 /// running.
 pub async fn protocol_hostile_outcomes(factory: &dyn StoreFactory) -> CaseResult {
     let config = StoreConfig::default().with_max_payload_bytes(SMALL_LIMIT);
-    let store = open_store(factory, config.clone()).await;
+    let store = factory.make(config.clone()).await;
     let config = Arc::new(config);
     let inputs = draw("protocol_hostile_outcomes", ending())?;
     for_each_input("protocol_hostile_outcomes", inputs, move |ending| {
@@ -318,7 +320,7 @@ impl Delegate for Recording {
 /// `tasks/list` with the other owner's cursor: nothing, not even an extra round trip, tells
 /// the caller that the task exists.
 pub async fn protocol_foreign_like_missing(factory: &dyn StoreFactory) -> CaseResult {
-    let inner = default_store(factory).await;
+    let inner = factory.make(StoreConfig::default()).await;
     let store = Delegating(Recording {
         inner,
         calls: Mutex::default(),
@@ -361,5 +363,55 @@ pub async fn protocol_foreign_like_missing(factory: &dyn StoreFactory) -> CaseRe
         TaskStatus::Working,
         "bob changed nothing"
     );
+    Ok(Verdict::Passed)
+}
+
+/// Ten-megabyte payloads through the handlers: `tasks/get` answers a 10 MB status message
+/// exactly, and `tasks/result` a 10 MB result, with the related-task `_meta` added.
+pub async fn protocol_ten_mb_payloads(factory: &dyn StoreFactory) -> CaseResult {
+    let all = &Scope::All;
+    let big = ten_mb_text();
+    let result = ten_mb_result(&big);
+    let roomy = factory.make(StoreConfig::default()).await;
+    let messaged = step!(roomy.create(NewTask::new()).await);
+    step!(roomy.set_message(all, &messaged.task_id, &big).await);
+    let completed = step!(roomy.create(NewTask::new()).await);
+    step!(
+        roomy
+            .complete(all, &completed.task_id, result.clone())
+            .await
+    );
+    let answer = |method: &'static str, id: &str| {
+        let params = json!({ "taskId": id });
+        let store = roomy.clone();
+        async move { handle(store.as_ref(), all, method, Some(params)).await }
+    };
+    match answer("tasks/get", &messaged.task_id).await {
+        Some(Ok(got)) => ensure!(
+            got["statusMessage"].as_str() == Some(big.as_str()),
+            "tasks/get answers the 10 MB message exactly"
+        ),
+        other => {
+            return Err(fail!(
+                "tasks/get gave {}",
+                show(&other.map(|a| a.map(|_| ())))
+            ));
+        }
+    }
+    match answer("tasks/result", &completed.task_id).await {
+        Some(Ok(Value::Object(mut got))) => {
+            ensure!(got.remove("_meta").is_some(), "tasks/result adds `_meta`");
+            ensure!(
+                got == result,
+                "tasks/result answers the 10 MB result exactly"
+            );
+        }
+        other => {
+            return Err(fail!(
+                "tasks/result gave {}",
+                show(&other.map(|a| a.map(|_| ())))
+            ));
+        }
+    }
     Ok(Verdict::Passed)
 }
