@@ -1,15 +1,14 @@
 //! The `tasks/*` handlers against the in-memory reference store.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use conformance_tests::delegate::{Delegate, Delegating};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use task_core::jsonrpc::{ErrorData, INTERNAL_ERROR, INVALID_PARAMS};
 use task_core::{
-    NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome, TaskPage,
-    TaskRecord, TaskStatus, TaskStore, TaskStoreExt,
+    NewTask, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome, TaskStatus, TaskStore,
+    TaskStoreExt,
 };
 use task_protocol::handle;
 use task_store_memory::MemoryTaskStore;
@@ -327,8 +326,12 @@ struct Unreachable {
     down: AtomicBool,
 }
 
-impl Unreachable {
-    fn check(&self) -> Result<(), TaskError> {
+impl Delegate for Unreachable {
+    fn inner(&self) -> &dyn TaskStore {
+        &self.inner
+    }
+
+    fn before(&self, _call: &'static str) -> Result<(), TaskError> {
         if self.down.load(Ordering::SeqCst) {
             Err(TaskError::backend("test", true, "connection refused"))
         } else {
@@ -337,69 +340,12 @@ impl Unreachable {
     }
 }
 
-#[async_trait]
-impl TaskStore for Unreachable {
-    fn config(&self) -> &StoreConfig {
-        self.inner.config()
-    }
-    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        self.check()?;
-        self.inner.create(new).await
-    }
-    async fn get(&self, scope: &Scope, id: &str) -> Result<Task, TaskError> {
-        self.check()?;
-        self.inner.get(scope, id).await
-    }
-    async fn get_record(&self, scope: &Scope, id: &str) -> Result<TaskRecord, TaskError> {
-        self.check()?;
-        self.inner.get_record(scope, id).await
-    }
-    async fn get_result(&self, scope: &Scope, id: &str) -> Result<Option<TaskOutcome>, TaskError> {
-        self.check()?;
-        self.inner.get_result(scope, id).await
-    }
-    async fn update(&self, scope: &Scope, id: &str, change: TaskChange) -> Result<Task, TaskError> {
-        self.check()?;
-        self.inner.update(scope, id, change).await
-    }
-    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        self.check()?;
-        self.inner.list(scope, page).await
-    }
-    async fn delete(&self, scope: &Scope, id: &str) -> Result<bool, TaskError> {
-        self.check()?;
-        self.inner.delete(scope, id).await
-    }
-    async fn wait_for_update(
-        &self,
-        scope: &Scope,
-        id: &str,
-        seen: DateTime<Utc>,
-        timeout: Option<Duration>,
-    ) -> Result<Task, TaskError> {
-        self.check()?;
-        self.inner.wait_for_update(scope, id, seen, timeout).await
-    }
-    async fn notify_update(&self, id: &str) -> Result<(), TaskError> {
-        self.check()?;
-        self.inner.notify_update(id).await
-    }
-    async fn purge_expired(&self) -> Result<u64, TaskError> {
-        self.check()?;
-        self.inner.purge_expired().await
-    }
-    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
-        self.check()?;
-        self.inner.recover_stuck(older_than, message).await
-    }
-}
-
 #[tokio::test]
 async fn storage_failures_are_internal_errors() {
-    let store = Unreachable {
+    let store = Delegating(Unreachable {
         inner: MemoryTaskStore::new(StoreConfig::default()),
         down: AtomicBool::new(false),
-    };
+    });
     let task = create(&store, "alice").await;
     store.down.store(true, Ordering::SeqCst);
     for (method, params) in [

@@ -24,7 +24,7 @@ fn key_of(store: &Scratch, kind: &str) -> String {
 }
 
 /// Waits until every one of `ids` reads as not found.
-async fn until_expired(store: &Scratch, ids: &[String]) {
+async fn until_expired(store: &dyn TaskStore, ids: &[String]) {
     let start = tokio::time::Instant::now();
     for id in ids {
         while store.get(&Scope::All, id).await.is_ok() {

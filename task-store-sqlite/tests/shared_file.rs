@@ -4,16 +4,14 @@
 
 mod common;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use common::{HANG, TempStore, fast, url};
+use conformance_tests::delegate::{Delegate, Delegating};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use task_core::{
-    NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome, TaskPage,
-    TaskRecord, TaskStatus, TaskStore, TaskStoreExt,
+    NewTask, Scope, StoreConfig, TaskError, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt,
 };
 use task_store_sqlite::SqliteTaskStore;
 use tokio::sync::Barrier;
@@ -21,22 +19,22 @@ use tokio::sync::Barrier;
 /// Two stores on one file; each call goes to the next one in turn.
 #[derive(Debug)]
 struct Pair {
-    first: TempStore,
+    first: Delegating<TempStore>,
     second: SqliteTaskStore,
     turn: AtomicUsize,
 }
 
 impl Pair {
-    async fn new(config: StoreConfig) -> Pair {
+    async fn new(config: StoreConfig) -> Delegating<Pair> {
         let first = TempStore::new(config.clone(), fast()).await;
         let second = SqliteTaskStore::open_with(&url(&first.path()), config, fast())
             .await
             .expect("a second store on the same file");
-        Pair {
+        Delegating(Pair {
             first,
             second,
             turn: AtomicUsize::new(0),
-        }
+        })
     }
 
     fn next(&self) -> &SqliteTaskStore {
@@ -48,60 +46,9 @@ impl Pair {
     }
 }
 
-#[async_trait]
-impl TaskStore for Pair {
-    fn config(&self) -> &StoreConfig {
-        self.first.store.config()
-    }
-    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        self.next().create(new).await
-    }
-    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
-        self.next().get(scope, task_id).await
-    }
-    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
-        self.next().get_record(scope, task_id).await
-    }
-    async fn get_result(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-    ) -> Result<Option<TaskOutcome>, TaskError> {
-        self.next().get_result(scope, task_id).await
-    }
-    async fn update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        change: TaskChange,
-    ) -> Result<Task, TaskError> {
-        self.next().update(scope, task_id, change).await
-    }
-    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        self.next().list(scope, page).await
-    }
-    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
-        self.next().delete(scope, task_id).await
-    }
-    async fn wait_for_update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        seen: DateTime<Utc>,
-        timeout: Option<Duration>,
-    ) -> Result<Task, TaskError> {
+impl Delegate for Pair {
+    fn inner(&self) -> &dyn TaskStore {
         self.next()
-            .wait_for_update(scope, task_id, seen, timeout)
-            .await
-    }
-    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
-        self.next().notify_update(task_id).await
-    }
-    async fn purge_expired(&self) -> Result<u64, TaskError> {
-        self.next().purge_expired().await
-    }
-    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
-        self.next().recover_stuck(older_than, message).await
     }
 }
 

@@ -57,7 +57,7 @@ fn answer<T: std::fmt::Debug>(result: Result<T, task_core::TaskError>, id: &str)
     format!("{result:?}").replace(id, "<id>")
 }
 
-async fn one_call(store: &TempStore, scope: &Scope, id: &str, name: &str) -> String {
+async fn one_call(store: &dyn TaskStore, scope: &Scope, id: &str, name: &str) -> String {
     match name {
         "get" => answer(store.get(scope, id).await, id),
         "get_record" => answer(store.get_record(scope, id).await, id),

@@ -2,15 +2,12 @@
 //! their keys when dropped, raw connections to look inside, and a private `redis-server`.
 #![allow(dead_code)] // each test file uses a different part
 
-use async_trait::async_trait;
+use conformance_tests::delegate::{Delegate, Delegating};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use task_core::{
-    Capabilities, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
-    TaskOutcome, TaskPage, TaskRecord, TaskStore,
-};
+use task_core::{StoreConfig, TaskStore};
 use task_store_redis::redis;
 use task_store_redis::{RedisOptions, RedisTaskStore};
 
@@ -117,7 +114,8 @@ pub fn delete_keys(url: &str, pattern: &str) -> redis::RedisResult<()> {
     Ok(())
 }
 
-/// A store under a fresh prefix that deletes all its keys when dropped.
+/// A store under a fresh prefix that deletes all its keys when dropped. As a [`Delegating`]
+/// store it is a `TaskStore` itself.
 #[derive(Debug)]
 pub struct Scratch {
     pub store: RedisTaskStore,
@@ -126,21 +124,25 @@ pub struct Scratch {
 
 impl Scratch {
     /// A scratch store on the test Redis.
-    pub async fn open(config: StoreConfig) -> Scratch {
+    pub async fn open(config: StoreConfig) -> Delegating<Scratch> {
         Scratch::open_with(config, options()).await
     }
 
     /// A scratch store on the test Redis with `options` (whose prefix should be fresh).
-    pub async fn open_with(config: StoreConfig, options: RedisOptions) -> Scratch {
+    pub async fn open_with(config: StoreConfig, options: RedisOptions) -> Delegating<Scratch> {
         Scratch::open_at(&redis_url(), config, options).await
     }
 
     /// A scratch store on the Redis at `url`.
-    pub async fn open_at(url: &str, config: StoreConfig, options: RedisOptions) -> Scratch {
-        Scratch {
+    pub async fn open_at(
+        url: &str,
+        config: StoreConfig,
+        options: RedisOptions,
+    ) -> Delegating<Scratch> {
+        Delegating(Scratch {
             store: open_at(url, config, options).await,
             url: url.to_owned(),
-        }
+        })
     }
 
     /// Every key this store holds now.
@@ -156,63 +158,9 @@ impl Drop for Scratch {
     }
 }
 
-#[async_trait]
-impl TaskStore for Scratch {
-    fn config(&self) -> &StoreConfig {
-        self.store.config()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.store.capabilities()
-    }
-    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        self.store.create(new).await
-    }
-    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
-        self.store.get(scope, task_id).await
-    }
-    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
-        self.store.get_record(scope, task_id).await
-    }
-    async fn get_result(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-    ) -> Result<Option<TaskOutcome>, TaskError> {
-        self.store.get_result(scope, task_id).await
-    }
-    async fn update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        change: TaskChange,
-    ) -> Result<Task, TaskError> {
-        self.store.update(scope, task_id, change).await
-    }
-    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        self.store.list(scope, page).await
-    }
-    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
-        self.store.delete(scope, task_id).await
-    }
-    async fn wait_for_update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        seen: chrono::DateTime<chrono::Utc>,
-        timeout: Option<Duration>,
-    ) -> Result<Task, TaskError> {
-        self.store
-            .wait_for_update(scope, task_id, seen, timeout)
-            .await
-    }
-    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
-        self.store.notify_update(task_id).await
-    }
-    async fn purge_expired(&self) -> Result<u64, TaskError> {
-        self.store.purge_expired().await
-    }
-    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
-        self.store.recover_stuck(older_than, message).await
+impl Delegate for Scratch {
+    fn inner(&self) -> &dyn TaskStore {
+        &self.store
     }
 }
 

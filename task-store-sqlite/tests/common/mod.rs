@@ -4,14 +4,10 @@
 
 pub mod child;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use conformance_tests::delegate::{Delegate, Delegating};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use task_core::{
-    NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome, TaskPage,
-    TaskRecord, TaskStore,
-};
+use task_core::{StoreConfig, TaskStore};
 use task_store_sqlite::{SqliteOptions, SqliteTaskStore};
 
 /// Far longer than any wake-up should take; reaching it means something hung.
@@ -41,7 +37,8 @@ impl Rng {
     }
 }
 
-/// A store on a real file in a temporary directory that is removed with the store.
+/// A store on a real file in a temporary directory that is removed with the store. As a
+/// [`Delegating`] store it is a `TaskStore` itself.
 #[derive(Debug)]
 pub struct TempStore {
     pub store: SqliteTaskStore,
@@ -50,18 +47,24 @@ pub struct TempStore {
 
 impl TempStore {
     /// A fresh store with `config` and `options`.
-    pub async fn new(config: StoreConfig, options: SqliteOptions) -> TempStore {
+    pub async fn new(config: StoreConfig, options: SqliteOptions) -> Delegating<TempStore> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("tasks.db");
         let store = SqliteTaskStore::open_with(&url(&path), config, options)
             .await
             .expect("a fresh store opens");
-        TempStore { store, dir }
+        Delegating(TempStore { store, dir })
     }
 
     /// The database file.
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("tasks.db")
+    }
+}
+
+impl Delegate for TempStore {
+    fn inner(&self) -> &dyn TaskStore {
+        &self.store
     }
 }
 
@@ -73,61 +76,4 @@ pub fn url(path: &Path) -> String {
 /// Options for tests: a short poll interval keeps cross-process tests quick.
 pub fn fast() -> SqliteOptions {
     SqliteOptions::default().with_poll_interval(Duration::from_millis(20))
-}
-
-#[async_trait]
-impl TaskStore for TempStore {
-    fn config(&self) -> &StoreConfig {
-        self.store.config()
-    }
-    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        self.store.create(new).await
-    }
-    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
-        self.store.get(scope, task_id).await
-    }
-    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
-        self.store.get_record(scope, task_id).await
-    }
-    async fn get_result(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-    ) -> Result<Option<TaskOutcome>, TaskError> {
-        self.store.get_result(scope, task_id).await
-    }
-    async fn update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        change: TaskChange,
-    ) -> Result<Task, TaskError> {
-        self.store.update(scope, task_id, change).await
-    }
-    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        self.store.list(scope, page).await
-    }
-    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
-        self.store.delete(scope, task_id).await
-    }
-    async fn wait_for_update(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        seen: DateTime<Utc>,
-        timeout: Option<Duration>,
-    ) -> Result<Task, TaskError> {
-        self.store
-            .wait_for_update(scope, task_id, seen, timeout)
-            .await
-    }
-    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
-        self.store.notify_update(task_id).await
-    }
-    async fn purge_expired(&self) -> Result<u64, TaskError> {
-        self.store.purge_expired().await
-    }
-    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
-        self.store.recover_stuck(older_than, message).await
-    }
 }
