@@ -1,4 +1,5 @@
-//! The cases, grouped by topic, and the table that names them.
+//! The cases, grouped by topic. [`for_each_case!`](crate::for_each_case) lists them all, in
+//! order; [`CASES`] is made from that list.
 
 use crate::{Case, CaseResult, StoreFactory};
 use serde_json::{Map, Value};
@@ -41,8 +42,8 @@ pub mod waiting;
 /// `for_each_case!(my_macro! { args })` expands to
 /// `my_macro! { args lifecycle::lifecycle, lifecycle::record_round_trip, ... }`.
 ///
-/// This is the one list of the suite: [`CASES`](crate::CASES) and the tests of
-/// [`conformance_suite!`](crate::conformance_suite) are both made from it.
+/// Its source is the one list of the suite's cases, in order: [`CASES`](crate::CASES) and the
+/// tests of [`conformance_suite!`](crate::conformance_suite) are both made from it.
 #[macro_export]
 macro_rules! for_each_case {
     ($($callback:ident)::+ ! { $($args:tt)* }) => {
