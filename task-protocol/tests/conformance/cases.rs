@@ -287,13 +287,6 @@ struct Recording {
 }
 
 impl Recording {
-    fn note(&self, call: &'static str) {
-        self.calls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(call);
-    }
-
     fn take(&self) -> Vec<&'static str> {
         std::mem::take(
             &mut *self
@@ -310,7 +303,10 @@ impl Delegate for Recording {
     }
 
     fn before(&self, call: &'static str) -> Result<(), TaskError> {
-        self.note(call);
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(call);
         Ok(())
     }
 }
