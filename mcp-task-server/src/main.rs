@@ -24,7 +24,7 @@ mod tools;
 
 use clap::Parser;
 use std::process::ExitCode;
-use task_store::url::StoreUrl;
+use task_store::url::redact_url;
 use task_store::{StoreBuilder, StoreConfig, validate};
 
 /// An MCP 2025-11-25 server over stdio whose tasks live in any task store.
@@ -105,11 +105,10 @@ async fn run(args: Args) -> i32 {
             }
         }
     }
-    // The URL may hold a password: log only the backend.
-    let backend = StoreUrl::parse(&args.store).map_or("?", |url| url.backend.feature());
     log!(
-        "serving MCP {} on stdio; {backend} store; owner {owner}",
-        server::PROTOCOL_VERSION
+        "serving MCP {} on stdio; store {}; owner {owner}",
+        server::PROTOCOL_VERSION,
+        redact_url(&args.store)
     );
     stdio::serve(store, owner, tokio::io::stdin(), tokio::io::stdout()).await;
     0

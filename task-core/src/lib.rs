@@ -9,6 +9,7 @@
 //! | [`record`] | what a store keeps per task |
 //! | [`error`] / [`jsonrpc`] | [`TaskError`] and its JSON-RPC codes |
 //! | [`helpers`] / [`context`] | `cancel_task`, `task_execution`, polling and waiting |
+//! | [`redact`] | store URLs without their secrets, for errors, logs and output |
 #![warn(missing_docs)]
 
 pub mod config;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod helpers;
 pub mod jsonrpc;
 pub mod record;
+pub mod redact;
 pub mod status;
 pub mod store;
 pub mod time;

@@ -3,6 +3,7 @@
 use crate::keys;
 use std::time::Duration;
 use task_core::TaskError;
+use task_core::redact::redact_url;
 
 /// The URL query parameter [`RedisOptions::from_url`] reads the key prefix from.
 pub const PREFIX_PARAM: &str = "prefix";
@@ -59,8 +60,9 @@ impl RedisOptions {
     /// The defaults, with the key prefix taken from the URL's `prefix` query parameter when
     /// it has one (`redis://host:6379/0?prefix=my-app`).
     pub fn from_url(url: &str) -> Result<Self, TaskError> {
-        let parsed = redis::parse_redis_url(url)
-            .ok_or_else(|| TaskError::InvalidInput(format!("not a Redis URL: {url:?}")))?;
+        let parsed = redis::parse_redis_url(url).ok_or_else(|| {
+            TaskError::InvalidInput(format!("not a Redis URL: {:?}", redact_url(url)))
+        })?;
         let mut options = RedisOptions::default();
         if let Some((_, prefix)) = parsed.query_pairs().find(|(name, _)| name == PREFIX_PARAM) {
             options.key_prefix = prefix.into_owned();

@@ -13,6 +13,7 @@ use redis::{Cmd, FromRedisValue, RedisResult, Script, Value, cmd};
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
+use task_core::redact::redact_url;
 use task_core::status::CHANGEABLE;
 use task_core::{
     Capabilities, LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task,
@@ -62,8 +63,9 @@ impl RedisTaskStore {
         options: RedisOptions,
     ) -> Result<Self, TaskError> {
         options.validate()?;
-        let client = redis::Client::open(url)
-            .map_err(|e| TaskError::InvalidInput(format!("invalid Redis URL {url:?}: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            TaskError::InvalidInput(format!("invalid Redis URL {:?}: {e}", redact_url(url)))
+        })?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(Some(options.response_timeout))

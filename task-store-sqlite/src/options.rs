@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 use task_core::TaskError;
+use task_core::redact::redact_url;
 
 /// Bytes of write-ahead log kept after a checkpoint (64 MiB).
 const JOURNAL_SIZE_LIMIT: &str = "67108864";
@@ -184,7 +185,8 @@ impl Location {
                 match database {
                     "" => {
                         return Err(TaskError::InvalidInput(format!(
-                            "the URL {text:?} names no database file"
+                            "the URL {:?} names no database file",
+                            redact_url(text)
                         )));
                     }
                     ":memory:" => Location::Memory,
@@ -193,7 +195,10 @@ impl Location {
                         let decoded =
                             SqliteConnectOptions::from_str(&format!("sqlite://{database}"))
                                 .map_err(|e| {
-                                    TaskError::InvalidInput(format!("bad SQLite URL {text:?}: {e}"))
+                                    TaskError::InvalidInput(format!(
+                                        "bad SQLite URL {:?}: {e}",
+                                        redact_url(text)
+                                    ))
                                 })?;
                         Location::File(decoded.get_filename().to_path_buf())
                     }

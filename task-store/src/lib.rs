@@ -132,10 +132,19 @@ pub async fn open(url: &str) -> Result<Arc<dyn TaskStore>, TaskError> {
 /// # }
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreBuilder {
     url: String,
     config: StoreConfig,
+}
+
+impl std::fmt::Debug for StoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreBuilder")
+            .field("url", &url::redact_url(&self.url))
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl StoreBuilder {
@@ -164,7 +173,7 @@ impl StoreBuilder {
                 if !rest.trim_start_matches("//").is_empty() {
                     return Err(TaskError::InvalidInput(format!(
                         "a memory store URL has no location: {:?}",
-                        url.location
+                        url::redact_url(&url.location)
                     )));
                 }
                 url.reject_unknown()?;

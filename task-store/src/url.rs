@@ -11,8 +11,15 @@
 //! milliseconds and `none` for unlimited: `default_ttl`, `max_ttl`, `poll_interval`,
 //! `page_size`, `max_page_size`, `max_tasks`, `max_tasks_per_owner`, `max_payload_bytes`.
 //! Any other parameter belongs to the backend, which rejects the ones it does not know.
+//!
+//! A URL may hold a password (`redis://user:password@host`). Wherever this crate shows a URL,
+//! in an error or a debug form, it shows [`redact_url`]'s form, with the password replaced
+//! by `***`; do the same when you log one.
 
 use std::collections::BTreeMap;
+use std::fmt;
+pub use task_core::redact::redact_url;
+use task_core::redact::{HIDDEN, is_secret_param};
 use task_core::{StoreConfig, TaskError};
 
 /// A backend a URL can name.
@@ -37,8 +44,8 @@ impl Backend {
     }
 }
 
-/// A parsed store URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed store URL. Its debug form hides the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoreUrl {
     /// The backend.
     pub backend: Backend,
@@ -60,7 +67,8 @@ impl StoreUrl {
             Backend::Redis
         } else {
             return Err(TaskError::InvalidInput(format!(
-                "unknown store URL {url:?}: use memory://, sqlite://PATH, sqlite::memory: or redis://HOST:PORT"
+                "unknown store URL {:?}: use memory://, sqlite://PATH, sqlite::memory: or redis://HOST:PORT",
+                redact_url(url)
             )));
         };
         let mut params = BTreeMap::new();
@@ -156,6 +164,24 @@ impl StoreUrl {
             }
             _ => Ok(self.take_number(key)?.map(Some)),
         }
+    }
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown_params: BTreeMap<&str, &str> = self
+            .params
+            .iter()
+            .map(|(name, value)| {
+                let value = if is_secret_param(name) { HIDDEN } else { value };
+                (name.as_str(), value)
+            })
+            .collect();
+        f.debug_struct("StoreUrl")
+            .field("backend", &self.backend)
+            .field("location", &redact_url(&self.location))
+            .field("params", &shown_params)
+            .finish()
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
+use task_store::url::redact_url;
 use task_store::{
     NewTask, Scope, TaskError, TaskStatus, TaskStore, TaskStoreExt, generate_task_id,
     task_execution,
@@ -41,6 +42,7 @@ pub async fn run(
     tasks: usize,
     concurrency: usize,
 ) -> Result<(), TaskError> {
+    let store_url = redact_url(store_url);
     if tasks == 0 || concurrency == 0 {
         return Err(TaskError::InvalidInput(
             "--tasks and --concurrency must be positive".into(),

@@ -17,7 +17,14 @@ const DEFAULT_STORE: &str = "sqlite://taskstore.db";
 #[command(name = "taskstore", version, about)]
 struct Cli {
     /// Store URL: memory://, sqlite://PATH, sqlite::memory: or redis://HOST:PORT/DB?prefix=NAME.
-    #[arg(long, env = "TASKSTORE_URL", default_value = DEFAULT_STORE, global = true)]
+    // The environment's value may hold a password: help names the variable only.
+    #[arg(
+        long,
+        env = "TASKSTORE_URL",
+        hide_env_values = true,
+        default_value = DEFAULT_STORE,
+        global = true
+    )]
     store: String,
     /// Act as this owner (session or principal); without it, every task is visible.
     #[arg(long, global = true)]

@@ -5,9 +5,11 @@
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::task::JoinHandle;
 
 /// Hang guard for anything a test waits for; never a timing assertion.
 pub const GUARD: Duration = Duration::from_secs(60);
@@ -105,6 +107,9 @@ pub struct Server {
     stdout: Lines<BufReader<ChildStdout>>,
     unread: VecDeque<Value>,
     next_id: i64,
+    /// Every line the server wrote to stdout and stderr so far.
+    transcript: Arc<Mutex<String>>,
+    stderr_relay: JoinHandle<()>,
 }
 
 impl Server {
@@ -131,11 +136,17 @@ impl Server {
 
     /// Starts a server without initializing it.
     pub fn spawn(store: &str, owner: Option<&str>) -> Server {
+        Server::spawn_with_env(store, owner, &[])
+    }
+
+    /// Starts a server with extra environment variables, without initializing it.
+    pub fn spawn_with_env(store: &str, owner: Option<&str>, env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(SERVER);
         command.arg("--store").arg(store);
         if let Some(owner) = owner {
             command.arg("--owner").arg(owner);
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -147,9 +158,14 @@ impl Server {
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
         // Relay the server's log through the test's output, which the harness captures.
         let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stderr.next_line().await {
-                eprintln!("[server] {line}");
+        let transcript = Arc::new(Mutex::new(String::new()));
+        let stderr_relay = tokio::spawn({
+            let transcript = transcript.clone();
+            async move {
+                while let Ok(Some(line)) = stderr.next_line().await {
+                    eprintln!("[server] {line}");
+                    record(&transcript, &line);
+                }
             }
         });
         Server {
@@ -158,6 +174,8 @@ impl Server {
             stdout,
             unread: VecDeque::new(),
             next_id: 1,
+            transcript,
+            stderr_relay,
         }
     }
 
@@ -230,6 +248,7 @@ impl Server {
                 .expect("hang guard: the awaited message never came")
                 .expect("stdout is readable")
                 .expect("the server is still running");
+            record(&self.transcript, &line);
             let message: Value = serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("stdout carries only JSON-RPC, got {line:?}: {e}"));
             assert_eq!(message["jsonrpc"], "2.0", "{message}");
@@ -253,12 +272,102 @@ impl Server {
     }
 
     /// Closes stdin and waits for the process to exit.
-    pub async fn close(mut self) -> ExitStatus {
+    pub async fn close(self) -> ExitStatus {
+        self.close_with_transcript().await.0
+    }
+
+    /// Closes stdin, waits for the process to exit and returns everything it wrote to
+    /// stdout and stderr.
+    pub async fn close_with_transcript(mut self) -> (ExitStatus, String) {
         drop(self.stdin.take());
-        tokio::time::timeout(GUARD, self.child.wait())
+        let status = tokio::time::timeout(GUARD, self.child.wait())
             .await
             .expect("hang guard: the server exits when its input ends")
-            .expect("the exit status is readable")
+            .expect("the exit status is readable");
+        while let Ok(Ok(Some(line))) = tokio::time::timeout(GUARD, self.stdout.next_line()).await {
+            record(&self.transcript, &line);
+        }
+        tokio::time::timeout(GUARD, &mut self.stderr_relay)
+            .await
+            .expect("hang guard: stderr ends with the process")
+            .expect("the stderr relay");
+        let transcript = self
+            .transcript
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        (status, transcript)
+    }
+}
+
+fn record(transcript: &Mutex<String>, line: &str) {
+    let mut transcript = transcript
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    transcript.push_str(line);
+    transcript.push('\n');
+}
+
+/// A `redis-server` of the test's own that requires `password`, killed on drop.
+pub struct PasswordRedis {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    password: String,
+    child: std::process::Child,
+}
+
+impl PasswordRedis {
+    /// Starts it and waits until it answers.
+    pub fn start(password: &str) -> PasswordRedis {
+        use task_store::redis::redis;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a spare port");
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = std::process::Command::new(&binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                password,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary:?} ({e}): run ./scripts/test-all.sh"));
+        let server = PasswordRedis {
+            port,
+            password: password.to_owned(),
+            child,
+        };
+        let started = std::time::Instant::now();
+        let answers = || {
+            redis::Client::open(server.url().as_str())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        };
+        while !answers() {
+            assert!(started.elapsed() < GUARD, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Its URL, password included.
+    pub fn url(&self) -> String {
+        format!("redis://:{}@127.0.0.1:{}/0", self.password, self.port)
+    }
+}
+
+impl Drop for PasswordRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -199,6 +199,8 @@ pub struct PrivateRedis {
     child: Option<Child>,
     /// Settings added to the command line of every start.
     settings: Vec<String>,
+    /// The password clients must give (`requirepass`), if any.
+    password: Option<String>,
 }
 
 impl PrivateRedis {
@@ -222,7 +224,17 @@ impl PrivateRedis {
         PrivateRedis::start_with(settings.map(str::to_owned).to_vec())
     }
 
+    /// Starts a server that answers only clients that give `password`.
+    pub fn start_with_password(password: &str) -> PrivateRedis {
+        let settings = vec!["--requirepass".to_owned(), password.to_owned()];
+        PrivateRedis::start_with_auth(settings, Some(password.to_owned()))
+    }
+
     fn start_with(settings: Vec<String>) -> PrivateRedis {
+        PrivateRedis::start_with_auth(settings, None)
+    }
+
+    fn start_with_auth(settings: Vec<String>, password: Option<String>) -> PrivateRedis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
@@ -231,14 +243,18 @@ impl PrivateRedis {
             port,
             child: None,
             settings,
+            password,
         };
         server.restart();
         server
     }
 
-    /// The server's URL.
+    /// The server's URL, with its password if it has one.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Starts the server again on the same port (after [`PrivateRedis::stop`]).
