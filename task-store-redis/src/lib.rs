@@ -66,6 +66,15 @@
 //!   the primary that owns the prefix's slot, or use a proxy.
 //! - **Clocks.** Timestamps and expiry use Redis's clock (`TIME` in the scripts), so
 //!   processes with skewed clocks still agree on them. Needs Redis 6.2 or later.
+//!
+//! # TLS
+//!
+//! A `rediss://` URL connects over TLS (rustls, with ring for its cryptography, installed as
+//! the process's rustls provider unless the program installed one first). The server's
+//! certificate is always verified, against the system's trust store by default (or the PEM
+//! file in `SSL_CERT_FILE`, the directory in `SSL_CERT_DIR`), or against the authorities
+//! given in [`RedisOptions::with_tls_root_certificates`]; `#insecure` URLs are refused.
+//! Client certificates are not supported.
 
 #![warn(missing_docs)]
 

@@ -1,6 +1,8 @@
-//! [`RedisOptions`]: the key prefix, the waiters' polling fallback and the timeouts.
+//! [`RedisOptions`]: the key prefix, the waiters' polling fallback, the timeouts and the
+//! certificate authorities a `rediss://` server is checked against.
 
 use crate::keys;
+use std::fmt;
 use std::time::Duration;
 use task_core::TaskError;
 use task_core::redact::redact_url;
@@ -25,7 +27,7 @@ pub(crate) const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// assert_eq!(from_url.key_prefix, "app:v2");
 /// # Ok::<(), task_core::TaskError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisOptions {
     /// Every key starts with the hash tag `{key_prefix}`, so stores with different prefixes
@@ -42,6 +44,27 @@ pub struct RedisOptions {
     /// Connection attempts a call makes again after the first fails, while Redis is away,
     /// before it gives up with a retryable error. Default 2.
     pub reconnect_retries: usize,
+    /// For `rediss://`: PEM certificates of the authorities the server's certificate must
+    /// chain to, in place of the system's trust store. Default `None`: the system's trust
+    /// store, or the PEM file named by `SSL_CERT_FILE` (or the directory `SSL_CERT_DIR`).
+    pub tls_root_certificates: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let roots = self
+            .tls_root_certificates
+            .as_ref()
+            .map(|pem| format!("{} bytes of PEM", pem.len()));
+        f.debug_struct("RedisOptions")
+            .field("key_prefix", &self.key_prefix)
+            .field("poll_interval", &self.poll_interval)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("reconnect_retries", &self.reconnect_retries)
+            .field("tls_root_certificates", &roots)
+            .finish()
+    }
 }
 
 impl Default for RedisOptions {
@@ -52,6 +75,7 @@ impl Default for RedisOptions {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
             reconnect_retries: 2,
+            tls_root_certificates: None,
         }
     }
 }
@@ -98,6 +122,13 @@ impl RedisOptions {
     /// Sets [`RedisOptions::reconnect_retries`].
     pub fn with_reconnect_retries(mut self, retries: usize) -> Self {
         self.reconnect_retries = retries;
+        self
+    }
+
+    /// Sets [`RedisOptions::tls_root_certificates`]: a `rediss://` server's certificate must
+    /// chain to one of these PEM certificates (a private certificate authority's, say).
+    pub fn with_tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_certificates = Some(pem.into());
         self
     }
 

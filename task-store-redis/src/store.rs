@@ -9,7 +9,9 @@ use crate::subscriber::Subscriber;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, RedisResult, Script, Value, cmd};
+use redis::{
+    Cmd, ConnectionAddr, FromRedisValue, RedisResult, Script, TlsCertificates, Value, cmd,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
@@ -30,6 +32,37 @@ const PRUNE_BATCH: usize = 500;
 /// by Redis's: keeps a clock skew from turning into a busy loop.
 const EXPIRY_RECHECK: Duration = Duration::from_millis(20);
 
+/// The driver's client for `url`: TLS for `rediss://`, checked against the options' roots.
+fn client(url: &str, options: &RedisOptions) -> Result<redis::Client, TaskError> {
+    let invalid =
+        |e| TaskError::InvalidInput(format!("invalid Redis URL {:?}: {e}", redact_url(url)));
+    let client = match &options.tls_root_certificates {
+        None => redis::Client::open(url).map_err(invalid)?,
+        Some(roots) => {
+            let certificates = TlsCertificates {
+                client_tls: None,
+                root_cert: Some(roots.clone()),
+            };
+            redis::Client::build_with_tls(url, certificates).map_err(invalid)?
+        }
+    };
+    if matches!(
+        client.get_connection_info().addr(),
+        ConnectionAddr::TcpTls { .. }
+    ) {
+        install_crypto_provider();
+    }
+    Ok(client)
+}
+
+/// rustls needs a process-wide crypto provider: ring's, unless the program installed another.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // An error means another thread installed one first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// A [`TaskStore`] kept in Redis, shared by any number of processes.
 ///
 /// Open it with [`RedisTaskStore::open`] (defaults, and the key prefix from the URL's
@@ -48,8 +81,9 @@ pub struct RedisTaskStore {
 }
 
 impl RedisTaskStore {
-    /// Opens a store at `url` (`redis://[user:password@]host[:port][/db][?prefix=...]`) with
-    /// default [`RedisOptions`], the key prefix taken from the URL when it names one.
+    /// Opens a store at `url` (`redis://[user:password@]host[:port][/db][?prefix=...]`, or
+    /// `rediss://` for TLS) with default [`RedisOptions`], the key prefix taken from the URL
+    /// when it names one.
     pub async fn open(url: &str, config: StoreConfig) -> Result<Self, TaskError> {
         let options = RedisOptions::from_url(url)?;
         RedisTaskStore::open_with(url, config, options).await
@@ -63,9 +97,7 @@ impl RedisTaskStore {
         options: RedisOptions,
     ) -> Result<Self, TaskError> {
         options.validate()?;
-        let client = redis::Client::open(url).map_err(|e| {
-            TaskError::InvalidInput(format!("invalid Redis URL {:?}: {e}", redact_url(url)))
-        })?;
+        let client = client(url, &options)?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(Some(options.response_timeout))

@@ -201,6 +201,56 @@ pub struct PrivateRedis {
     settings: Vec<String>,
     /// The password clients must give (`requirepass`), if any.
     password: Option<String>,
+    /// For a TLS-only server: the certificates it serves and the authority that signed them.
+    tls: Option<Arc<TestCertificates>>,
+}
+
+/// A certificate authority and a server certificate it signed for `127.0.0.1` and
+/// `localhost`, made fresh by the test, as PEM files in a temporary directory.
+#[derive(Debug)]
+pub struct TestCertificates {
+    /// The authority's certificate, PEM: what clients trust.
+    pub ca_pem: String,
+    dir: tempfile::TempDir,
+}
+
+impl TestCertificates {
+    /// Generates the authority's and the server's keys and certificates.
+    pub fn generate() -> Arc<TestCertificates> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("a CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "task-store-redis test CA");
+        let ca_cert = ca.self_signed(&ca_key).expect("the CA certificate");
+        let issuer = Issuer::new(ca, ca_key);
+        let server_key = KeyPair::generate().expect("a server key");
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("server parameters")
+            .signed_by(&server_key, &issuer)
+            .expect("the server certificate");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let write = |name: &str, pem: String| {
+            std::fs::write(dir.path().join(name), pem).expect("a PEM file");
+        };
+        write("ca.pem", ca_cert.pem());
+        write("server.pem", server.pem());
+        write("server.key", server_key.serialize_pem());
+        Arc::new(TestCertificates {
+            ca_pem: ca_cert.pem(),
+            dir,
+        })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join(name)
+            .to_str()
+            .expect("a UTF-8 path")
+            .to_owned()
+    }
 }
 
 impl PrivateRedis {
@@ -227,14 +277,33 @@ impl PrivateRedis {
     /// Starts a server that answers only clients that give `password`.
     pub fn start_with_password(password: &str) -> PrivateRedis {
         let settings = vec!["--requirepass".to_owned(), password.to_owned()];
-        PrivateRedis::start_with_auth(settings, Some(password.to_owned()))
+        PrivateRedis::start_with_auth(settings, Some(password.to_owned()), None)
+    }
+
+    /// Starts a server that speaks only TLS, with `certificates`' server certificate.
+    pub fn start_tls(certificates: &Arc<TestCertificates>) -> PrivateRedis {
+        let settings = [
+            ("--tls-cert-file", certificates.path("server.pem")),
+            ("--tls-key-file", certificates.path("server.key")),
+            ("--tls-ca-cert-file", certificates.path("ca.pem")),
+            ("--tls-auth-clients", "no".to_owned()),
+        ];
+        let settings = settings
+            .into_iter()
+            .flat_map(|(name, value)| [name.to_owned(), value])
+            .collect();
+        PrivateRedis::start_with_auth(settings, None, Some(certificates.clone()))
     }
 
     fn start_with(settings: Vec<String>) -> PrivateRedis {
-        PrivateRedis::start_with_auth(settings, None)
+        PrivateRedis::start_with_auth(settings, None, None)
     }
 
-    fn start_with_auth(settings: Vec<String>, password: Option<String>) -> PrivateRedis {
+    fn start_with_auth(
+        settings: Vec<String>,
+        password: Option<String>,
+        tls: Option<Arc<TestCertificates>>,
+    ) -> PrivateRedis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
@@ -244,24 +313,74 @@ impl PrivateRedis {
             child: None,
             settings,
             password,
+            tls,
         };
         server.restart();
         server
     }
 
-    /// The server's URL, with its password if it has one.
+    /// The server's URL, with its password if it has one; `rediss://` for a TLS server.
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
         }
+    }
+
+    /// A driver client for the server, trusting the test's authority on a TLS server.
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.tls {
+            None => redis::Client::open(self.url()),
+            Some(certificates) => {
+                // The driver's rustls needs a crypto provider; the store installs one too.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let roots = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(certificates.ca_pem.clone().into_bytes()),
+                };
+                redis::Client::build_with_tls(self.url(), roots)
+            }
+        }
+    }
+
+    /// Blocks (off the async workers) until `channel` has `count` subscribers.
+    pub async fn until_subscribers(&self, channel: &str, count: i64) {
+        let client = self.client().expect("a client");
+        let channel = channel.to_owned();
+        tokio::task::spawn_blocking(move || {
+            eventually(&format!("{count} subscribers of {channel}"), || {
+                client
+                    .get_connection_with_timeout(Duration::from_secs(1))
+                    .and_then(|mut c| {
+                        redis::cmd("PUBSUB")
+                            .arg("NUMSUB")
+                            .arg(&channel)
+                            .query::<(String, i64)>(&mut c)
+                    })
+                    .is_ok_and(|(_, subscribers)| subscribers == count)
+            })
+        })
+        .await
+        .expect("the subscriber probe");
     }
 
     /// Starts the server again on the same port (after [`PrivateRedis::stop`]).
     pub fn restart(&mut self) {
         let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let port = self.port.to_string();
+        // A TLS server listens on its port for TLS only.
+        let ports = match self.tls {
+            None => vec!["--port", &port],
+            Some(_) => vec!["--port", "0", "--tls-port", &port],
+        };
         let child = Command::new(&binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(ports)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .args(&self.settings)
             .stdout(Stdio::null())
@@ -274,9 +393,8 @@ impl PrivateRedis {
                 )
             });
         self.child = Some(child);
-        let url = self.url();
         eventually("the private redis-server to answer", || {
-            redis::Client::open(url.as_str())
+            self.client()
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
                 .is_ok()
