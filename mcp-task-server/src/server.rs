@@ -5,8 +5,9 @@ use crate::tools::Tool;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use task_core::jsonrpc::{ErrorData, INVALID_PARAMS, METHOD_NOT_FOUND};
+use task_core::jsonrpc::{ErrorData, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
 use task_core::{Scope, Task, TaskChange, TaskError, TaskStore};
 use task_protocol::notify::watch_task;
 use task_protocol::params::{CallToolParams, parse};
@@ -33,6 +34,8 @@ pub struct Server {
     running: Arc<Mutex<HashSet<String>>>,
     /// Status watchers and worker monitors.
     background: Mutex<JoinSet<()>>,
+    /// Whether `initialize` has succeeded; until then only `ping` is served.
+    initialized: AtomicBool,
 }
 
 /// What a method answered: a plain result, or a created task to watch once it is answered.
@@ -64,6 +67,7 @@ impl Server {
             outbox,
             running: Arc::default(),
             background: Mutex::new(JoinSet::new()),
+            initialized: AtomicBool::new(false),
         })
     }
 
@@ -105,8 +109,19 @@ impl Server {
 
     async fn dispatch(&self, method: &str, params: Option<Value>) -> Result<Reply, ErrorData> {
         let result = match method {
-            "initialize" => initialize(params)?,
+            "initialize" => {
+                let result = initialize(params)?;
+                self.initialized.store(true, Ordering::Release);
+                result
+            }
             "ping" => json!({}),
+            // The specification allows only pings before the session is initialized.
+            _ if !self.initialized.load(Ordering::Acquire) => {
+                return Err(ErrorData::new(
+                    INVALID_REQUEST,
+                    format!("Invalid request: {method} before initialize; send initialize first"),
+                ));
+            }
             "tools/list" => list_tools(params)?,
             "tools/call" => return self.call_tool(params).await,
             _ => match task_protocol::handle(self.store.as_ref(), &self.caller, method, params)

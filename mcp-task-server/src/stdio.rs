@@ -2,6 +2,8 @@
 //!
 //! One reader parses lines and starts a tokio task per request, so a slow `tasks/result`
 //! never holds up other requests; one writer owns stdout, so lines never interleave.
+//! `initialize` is answered before the next line is read, so requests sent right behind it
+//! find the session initialized. A request whose id is already in flight is refused, and
 //! `notifications/cancelled` aborts the request it names. At end of input or on SIGINT or
 //! SIGTERM the session shuts down and everything already queued is written.
 
@@ -13,6 +15,7 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 use task_core::TaskStore;
+use task_core::jsonrpc::{ErrorData, INVALID_REQUEST};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
@@ -68,7 +71,7 @@ async fn read_messages(
             Ok(Line::End) => return,
             Ok(Line::Complete) => {}
             Ok(Line::TooLong) => {
-                let error = task_core::ErrorData::new(
+                let error = ErrorData::new(
                     task_core::jsonrpc::PARSE_ERROR,
                     format!("Parse error: a message is limited to {MAX_MESSAGE_BYTES} bytes"),
                 );
@@ -85,7 +88,9 @@ async fn read_messages(
         }
         match message::parse(&line) {
             Incoming::Request { id, method, params } => {
-                start_request(server, in_flight, id, method, params)
+                if let Err(error) = start_request(server, in_flight, &id, method, params).await {
+                    let _ = outbox.send(response(id, Err(error))).await;
+                }
             }
             Incoming::Notification { method, params } if method == "notifications/cancelled" => {
                 cancel_request(in_flight, params)
@@ -99,28 +104,43 @@ async fn read_messages(
     }
 }
 
-fn start_request(
+/// Starts handling a request, or refuses it when its id is in flight: a second request under
+/// that id could neither be answered apart from the first nor cancelled on its own.
+async fn start_request(
     server: &Arc<Server>,
     in_flight: &InFlight,
-    id: Value,
+    id: &Value,
     method: String,
     params: Option<Value>,
-) {
+) -> Result<(), ErrorData> {
     let key = id.to_string();
+    if lock(in_flight).contains_key(&key) {
+        return Err(ErrorData::new(
+            INVALID_REQUEST,
+            format!("Invalid request: duplicate id {key} in flight"),
+        ));
+    }
+    if method == "initialize" {
+        // Quick, and it opens the session: answered before the next line is read.
+        server.handle_request(id.clone(), method, params).await;
+        return Ok(());
+    }
     // Held while spawning, so the handler cannot deregister before it is registered.
     let mut requests = lock(in_flight);
     let handler = {
-        let (server, in_flight, key) = (server.clone(), in_flight.clone(), key.clone());
+        let (server, in_flight, key, id) =
+            (server.clone(), in_flight.clone(), key.clone(), id.clone());
         tokio::spawn(async move {
             server.handle_request(id, method, params).await;
             let mut requests = lock(&in_flight);
-            // A later request may reuse the id: remove only this one.
+            // Remove only this request's entry, should another ever take its place.
             if requests.get(&key).map(AbortHandle::id) == tokio::task::try_id() {
                 requests.remove(&key);
             }
         })
     };
     requests.insert(key, handler.abort_handle());
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,8 @@ store_tests!(
         ttl_is_defaulted_and_clamped,
         unknown_ids_are_invalid_params,
         plain_calls_answer_directly_and_can_be_cancelled,
+        requests_before_initialize_are_refused_except_ping,
+        a_second_request_with_an_id_in_flight_is_refused,
     ]
 );
 
@@ -337,6 +339,97 @@ async fn plain_calls_answer_directly_and_can_be_cancelled(store: &TestStore) {
     assert_eq!(server.request("ping", json!({})).await, Ok(json!({})));
     let listed = server.request("tasks/list", json!({})).await.unwrap();
     assert_eq!(listed["tasks"], json!([]), "plain calls create no task");
+    assert!(!server.has_unread(|m| m["id"] == long));
+    assert!(server.close().await.success());
+}
+
+async fn requests_before_initialize_are_refused_except_ping(store: &TestStore) {
+    let mut server = Server::spawn(&store.url, None);
+    assert_eq!(server.request("ping", json!({})).await, Ok(json!({})));
+    let early = [
+        ("tools/list", json!({})),
+        ("tasks/list", json!({})),
+        ("tasks/get", json!({"taskId": "t"})),
+        (
+            "tools/call",
+            json!({"name": "sleep", "arguments": {"seconds": 0}, "task": {}}),
+        ),
+        ("resources/list", json!({})),
+    ];
+    for (method, params) in &early {
+        let error = server.request(method, params.clone()).await.unwrap_err();
+        assert_eq!(code(error.clone()), -32600, "{method}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("initialize"), "{message}");
+    }
+    // A failed initialize leaves the session closed.
+    let failed = server.request("initialize", json!({})).await.unwrap_err();
+    assert_eq!(code(failed), -32602);
+    let error = server.request("tools/list", json!({})).await.unwrap_err();
+    assert_eq!(code(error), -32600);
+
+    // A request sent right behind initialize, without waiting for its answer, is served.
+    let init = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+    let initialize = server.send_request("initialize", init).await;
+    let listing = server.send_request("tasks/list", json!({})).await;
+    assert!(server.answer(&initialize).await.is_ok());
+    let listed = server.answer(&listing).await.unwrap();
+    assert_eq!(
+        listed["tasks"],
+        json!([]),
+        "the early tools/call made no task"
+    );
+    assert!(server.request("tools/list", json!({})).await.is_ok());
+    assert!(server.close().await.success());
+}
+
+async fn a_second_request_with_an_id_in_flight_is_refused(store: &TestStore) {
+    let mut server = Server::start(&store.url, None).await;
+    let task = server.start_task("sleep", json!({"seconds": 600})).await;
+    let task_id = task["taskId"].as_str().unwrap().to_owned();
+    let id = json!("same-id");
+    // tasks/result stays in flight until the task ends; a ping reuses its id meanwhile.
+    server
+        .send(json!({"jsonrpc": "2.0", "id": id, "method": "tasks/result", "params": {"taskId": task_id}}))
+        .await;
+    server
+        .send(json!({"jsonrpc": "2.0", "id": id, "method": "ping"}))
+        .await;
+    let refused = server.answer(&id).await.unwrap_err();
+    assert_eq!(code(refused.clone()), -32600, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("in flight"),
+        "{refused}"
+    );
+    // The first request is untouched: it answers when the task ends.
+    server
+        .request("tasks/cancel", json!({"taskId": task_id}))
+        .await
+        .unwrap();
+    let first = server.answer(&id).await.unwrap_err();
+    assert_eq!(
+        first["data"],
+        json!({"taskId": task_id, "status": "cancelled"})
+    );
+
+    // Once answered, the id is free again; and the first of two is still the one cancelled.
+    assert_eq!(
+        server.request("ping", json!({})).await,
+        Ok(json!({})),
+        "ids are free once answered"
+    );
+    let long = json!("long");
+    server
+        .send(json!({"jsonrpc": "2.0", "id": long, "method": "tools/call", "params": {"name": "sleep", "arguments": {"seconds": 600}}}))
+        .await;
+    server
+        .send(json!({"jsonrpc": "2.0", "id": long, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "x"}}}))
+        .await;
+    assert_eq!(code(server.answer(&long).await.unwrap_err()), -32600);
+    server
+        .send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": long}}))
+        .await;
+    assert_eq!(server.request("ping", json!({})).await, Ok(json!({})));
     assert!(!server.has_unread(|m| m["id"] == long));
     assert!(server.close().await.success());
 }
