@@ -1,9 +1,10 @@
 //! `demo`: simulated tasks run through the store the way an MCP server's workers would.
 
 use crate::output::{self, Output};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 use task_store::url::redact_url;
@@ -56,10 +57,7 @@ pub async fn run(
     } else {
         ProgressBar::new(tasks as u64)
     };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} tasks {per_sec} {elapsed}")
-            .map_err(|e| TaskError::InvalidInput(e.to_string()))?,
-    );
+    bar.set_style(progress_style()?);
     let permits = Arc::new(Semaphore::new(concurrency));
     let started = Instant::now();
     let mut running = JoinSet::new();
@@ -118,6 +116,18 @@ pub async fn run(
     Ok(())
 }
 
+/// The progress bar: tasks done, the rate in whole tasks per second and the time taken.
+fn progress_style() -> Result<ProgressStyle, TaskError> {
+    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} tasks {rate} {elapsed}")
+        .map_err(|e| TaskError::InvalidInput(e.to_string()))?;
+    // indicatif's own {per_sec} prints four decimals and thousands separators.
+    Ok(
+        style.with_key("rate", |state: &ProgressState, out: &mut dyn fmt::Write| {
+            let _ = write!(out, "{:.0}/s", state.per_sec());
+        }),
+    )
+}
+
 /// One task's life: created, three progress steps by its worker, then its fate.
 async fn run_one(
     store: Arc<dyn TaskStore>,
@@ -169,4 +179,72 @@ async fn run_one(
         .await
         .map_err(|e| TaskError::backend("demo", false, e))??;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indicatif::{ProgressDrawTarget, TermLike};
+    use std::io;
+    use std::sync::Mutex;
+
+    /// A terminal that keeps what is drawn on it.
+    #[derive(Debug, Default)]
+    struct Screen(Arc<Mutex<String>>);
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            120
+        }
+        fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, line: &str) -> io::Result<()> {
+            self.write_str(line)?;
+            self.write_str("\n")
+        }
+        fn write_str(&self, text: &str) -> io::Result<()> {
+            self.0.lock().expect("the screen").push_str(text);
+            Ok(())
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            self.0.lock().expect("the screen").clear();
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_rate_is_a_whole_number_per_second() {
+        let screen = Arc::new(Mutex::new(String::new()));
+        let target = ProgressDrawTarget::term_like(Box::new(Screen(screen.clone())));
+        let bar = ProgressBar::with_draw_target(Some(5_000), target);
+        bar.set_style(progress_style().expect("the style"));
+        for _ in 0..5 {
+            bar.inc(1_000);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        bar.force_draw();
+        let drawn = screen.lock().expect("the screen").clone();
+        let rate = drawn
+            .split_whitespace()
+            .find_map(|word| word.strip_suffix("/s"))
+            .unwrap_or_else(|| panic!("no rate in {drawn:?}"));
+        assert!(
+            !rate.is_empty() && rate.chars().all(|c| c.is_ascii_digit()),
+            "the rate is {rate:?} in {drawn:?}"
+        );
+        assert!(drawn.contains("5000/5000 tasks"), "{drawn:?}");
+    }
 }
