@@ -214,6 +214,19 @@ impl Location {
         Ok((location, options))
     }
 
+    /// Where a URL (`sqlite://path?settings`, `sqlite:path`, `sqlite::memory:`) or a plain path
+    /// puts the database, its settings checked. Opens nothing.
+    ///
+    /// ```
+    /// use task_store_sqlite::Location;
+    /// let location = Location::from_url("sqlite://data/tasks.db?synchronous=full")?;
+    /// assert_eq!(location.path(), Some(std::path::Path::new("data/tasks.db")));
+    /// # Ok::<(), task_core::TaskError>(())
+    /// ```
+    pub fn from_url(text: &str) -> Result<Location, TaskError> {
+        Location::parse(text, SqliteOptions::default()).map(|(location, _)| location)
+    }
+
     /// The file's path, for a file store.
     pub fn path(&self) -> Option<&Path> {
         match self {

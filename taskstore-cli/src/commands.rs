@@ -156,8 +156,13 @@ pub async fn watch(
     }
 }
 
-/// `purge`: deletes expired tasks.
-pub async fn purge(store: &dyn TaskStore, out: &Output) -> Result<(), TaskError> {
+/// `purge`: deletes expired tasks, every owner's: the stores purge by expiry alone.
+pub async fn purge(store: &dyn TaskStore, scope: &Scope, out: &Output) -> Result<(), TaskError> {
+    if scope.owner_name().is_some() {
+        return Err(TaskError::InvalidInput(
+            "purge deletes every owner's expired tasks: run it without --owner".into(),
+        ));
+    }
     let purged = store.purge_expired().await?;
     if out.json {
         return out.json(&json!({ "purged": purged }));

@@ -4,8 +4,11 @@ mod commands;
 mod demo;
 mod output;
 
-use clap::{Parser, Subcommand};
+use clap::builder::PossibleValue;
+use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
+use std::sync::LazyLock;
+use task_store::url::{Backend, StoreUrl, redact_url};
 use task_store::{Scope, TaskError, TaskStatus};
 
 /// The store used when neither `--store` nor `TASKSTORE_URL` is given: an embedded SQLite file
@@ -50,8 +53,8 @@ enum Command {
     /// List tasks, page by page.
     List {
         /// Only tasks in this status.
-        #[arg(long, value_parser = parse_status)]
-        status: Option<TaskStatus>,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
     },
     /// Show one task.
     Get {
@@ -92,23 +95,48 @@ enum Command {
     Stats,
 }
 
-fn parse_status(text: &str) -> Result<TaskStatus, String> {
-    TaskStatus::parse(text).ok_or_else(|| {
-        let names: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
-        format!("expected one of {}", names.join(", "))
-    })
+/// A task status on the command line: the values are the wire names, listed by `--help`.
+#[derive(Clone, Copy, Debug)]
+struct StatusArg(TaskStatus);
+
+impl ValueEnum for StatusArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static VARIANTS: LazyLock<Vec<StatusArg>> =
+            LazyLock::new(|| TaskStatus::ALL.map(StatusArg).to_vec());
+        &VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()))
+    }
+}
+
+/// Why a command failed.
+enum Failure {
+    /// The store's answer.
+    Store(TaskError),
+    /// There is no store at the URL: a SQLite file that does not exist.
+    NoStore(String),
+}
+
+impl From<TaskError> for Failure {
+    fn from(error: TaskError) -> Self {
+        Failure::Store(error)
+    }
 }
 
 /// What the exit code says happened.
-fn exit_code(error: &TaskError) -> u8 {
-    match error {
-        TaskError::NotFound { .. } => 3,
-        TaskError::InvalidInput(_)
-        | TaskError::InvalidCursor
-        | TaskError::InvalidTransition { .. }
-        | TaskError::AlreadyExists { .. } => 2,
-        TaskError::Backend { .. } => 4,
-        _ => 1,
+fn exit_code(failure: &Failure) -> u8 {
+    match failure {
+        Failure::NoStore(_) | Failure::Store(TaskError::NotFound { .. }) => 3,
+        Failure::Store(
+            TaskError::InvalidInput(_)
+            | TaskError::InvalidCursor
+            | TaskError::InvalidTransition { .. }
+            | TaskError::AlreadyExists { .. },
+        ) => 2,
+        Failure::Store(TaskError::Backend { .. }) => 4,
+        Failure::Store(_) => 1,
     }
 }
 
@@ -117,36 +145,65 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("taskstore: {}", output::one_line(&error));
-            ExitCode::from(exit_code(&error))
+        Err(failure) => {
+            let message = match &failure {
+                Failure::Store(error) => output::one_line(error),
+                Failure::NoStore(message) => message.clone(),
+            };
+            eprintln!("taskstore: {message}");
+            ExitCode::from(exit_code(&failure))
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), TaskError> {
+/// Only `demo` may create a store: any other command on a SQLite file that is not there
+/// would otherwise leave an empty database behind and answer as if it were one.
+fn store_must_exist(url: &str) -> Result<(), Failure> {
+    let parsed = StoreUrl::parse(url)?;
+    if parsed.backend != Backend::Sqlite {
+        return Ok(());
+    }
+    let location = task_store::sqlite::Location::from_url(&parsed.location_with_params())?;
+    match location.path() {
+        Some(path) if !path.exists() => Err(Failure::NoStore(format!(
+            "no store at {}: {} does not exist (`taskstore demo` creates one)",
+            redact_url(url),
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    if !matches!(cli.command, Command::Demo { .. }) {
+        store_must_exist(&cli.store)?;
+    }
     let store = task_store::open(&cli.store).await?;
     let scope = match cli.owner {
         Some(owner) => Scope::Owner(owner),
         None => Scope::All,
     };
     let out = output::Output { json: cli.json };
-    match cli.command {
+    let done = match cli.command {
         Command::Demo { tasks, concurrency } => {
             demo::run(store, &cli.store, &out, tasks, concurrency).await
         }
-        Command::List { status } => commands::list(store.as_ref(), &scope, status, &out).await,
+        Command::List { status } => {
+            let status = status.map(|StatusArg(status)| status);
+            commands::list(store.as_ref(), &scope, status, &out).await
+        }
         Command::Get { id } => commands::get(store.as_ref(), &scope, &id, &out).await,
         Command::Result { id, wait } => {
             commands::result(store.as_ref(), &scope, &id, wait, &out).await
         }
         Command::Cancel { id } => commands::cancel(store.as_ref(), &scope, &id, &out).await,
         Command::Watch { id } => commands::watch(store.as_ref(), &scope, &id, &out).await,
-        Command::Purge => commands::purge(store.as_ref(), &out).await,
+        Command::Purge => commands::purge(store.as_ref(), &scope, &out).await,
         Command::Recover {
             older_than,
             message,
         } => commands::recover(store.as_ref(), &scope, older_than, &message, &out).await,
         Command::Stats => commands::stats(store.as_ref(), &scope, &out).await,
-    }
+    };
+    Ok(done?)
 }

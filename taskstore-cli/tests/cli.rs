@@ -226,3 +226,80 @@ fn an_unknown_scheme_is_invalid_input() {
     let (code, message) = failure("postgres://localhost/x", &["stats"]);
     assert_eq!(code, 2, "{message}");
 }
+
+#[test]
+fn commands_on_a_missing_sqlite_file_say_so_and_create_nothing() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("absent.db");
+    let url = format!("sqlite://{}", path.display());
+    let commands: [&[&str]; 8] = [
+        &["stats"],
+        &["list", "--status", "working"],
+        &["get", "some-task"],
+        &["result", "some-task"],
+        &["watch", "some-task"],
+        &["cancel", "some-task"],
+        &["purge"],
+        &["recover", "--older-than", "60"],
+    ];
+    for args in commands {
+        let (code, message) = failure(&url, args);
+        assert_eq!(code, 3, "{args:?}: {message}");
+        assert!(
+            message.contains("no store at") && message.contains("absent.db"),
+            "{args:?}: {message}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
+        assert!(left.is_empty(), "{args:?} created {left:?}");
+    }
+    // The default store, `taskstore.db` in the current directory, is not made by a look.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_remove("TASKSTORE_URL")
+        .arg("stats")
+        .output()
+        .expect("the taskstore binary runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!dir.path().join("taskstore.db").exists());
+    // The demo makes the store; then the commands work.
+    ok_json(&url, &["demo", "--tasks", "10"]);
+    assert!(path.exists());
+    assert_eq!(ok_json(&url, &["stats"])["total"], 10);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_for_one_owner_is_refused_and_purges_nothing() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // No background sweeper: only `purge` deletes expired tasks here.
+    let url = format!(
+        "sqlite://{}?sweep_interval_ms=0",
+        dir.path().join("tasks.db").display()
+    );
+    let store = task_store::open(&url).await.expect("the store opens");
+    for owner in ["alice", "bob"] {
+        store
+            .create(NewTask::new().owned_by(owner).with_ttl(1))
+            .await
+            .expect("create");
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (code, message) = failure(&url, &["purge", "--owner", "alice"]);
+    assert_eq!(code, 2, "{message}");
+    assert!(message.contains("--owner"), "{message}");
+    assert_eq!(
+        ok_json(&url, &["purge"])["purged"],
+        2,
+        "nothing was purged before"
+    );
+}
+
+#[test]
+fn help_lists_the_status_values() {
+    let out = taskstore("memory://", &["list", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("[possible values: working, input_required, completed, failed, cancelled]"),
+        "{help}"
+    );
+}
