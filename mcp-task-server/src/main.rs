@@ -2,7 +2,10 @@
 //!
 //! ```text
 //! mcp-task-server [--store URL] [--owner NAME] [--recover-stuck-after SECONDS]
+//! mcp-task-server --http ADDR [--auth-token TOKEN=PRINCIPAL]... [--auth-file PATH]...
 //! ```
+//!
+//! With `--http` it serves MCP 2026-07-28 over Streamable HTTP instead (see the `http` module).
 //!
 //! It answers `initialize`, `ping`, `tools/list`, `tools/call` and `tasks/*`, offers the tools
 //! `sleep`, `fail` and `echo`, and sends `notifications/tasks/status` for its tasks. Each
@@ -17,6 +20,7 @@ macro_rules! log {
     };
 }
 
+mod http;
 mod message;
 mod server;
 mod stdio;
@@ -27,7 +31,8 @@ use std::process::ExitCode;
 use task_store::url::redact_url;
 use task_store::{StoreBuilder, StoreConfig, validate};
 
-/// An MCP 2025-11-25 server over stdio whose tasks live in any task store.
+/// An MCP server whose tasks live in any task store: 2025-11-25 over stdio, or 2026-07-28 over
+/// Streamable HTTP with --http.
 #[derive(Debug, Parser)]
 #[command(name = "mcp-task-server", version, about)]
 struct Args {
@@ -44,6 +49,8 @@ struct Args {
     /// otherwise wait forever. Leave it out when other live servers share the store.
     #[arg(long, value_name = "SECONDS")]
     recover_stuck_after: Option<u64>,
+    #[command(flatten)]
+    http: http::Options,
 }
 
 /// The message a recovered task fails with.
@@ -77,6 +84,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> i32 {
+    let http = match args.http.load(&args.store) {
+        Ok(http) => http,
+        Err(problem) => {
+            log!("{problem}");
+            return 2;
+        }
+    };
     let owner = args
         .owner
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -104,6 +118,9 @@ async fn run(args: Args) -> i32 {
                 return 1;
             }
         }
+    }
+    if let Some(http) = http {
+        return http.serve(store).await;
     }
     log!(
         "serving MCP {} on stdio; store {}; owner {owner}",

@@ -248,7 +248,7 @@ async fn write_line(output: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> io:
 }
 
 /// Resolves on SIGINT or SIGTERM; never if they cannot be watched.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
