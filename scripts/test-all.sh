@@ -3,7 +3,9 @@
 # - redis-server, installed from the distribution's packages if missing, and a Redis server
 #   answering at $REDIS_URL (default redis://127.0.0.1:6379), started if none does;
 # - the official MCP Python SDK client (pip mcp==1.30.0) in a virtualenv at .venv, exported as
-#   $MCP_PYTHON for the interoperability test.
+#   $MCP_PYTHON for the interoperability test;
+# - the official MCP conformance suite and Node 22 (npm, pinned by package-lock.json), run by
+#   scripts/conformance.sh against mcp-task-server --http.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,3 +89,5 @@ cargo test --workspace --exclude bench --locked "$@"
 for features in "" memory sqlite redis memory,sqlite memory,redis sqlite,redis; do
     cargo test -p task-store --no-default-features --features "$features" --locked "$@"
 done
+# The official MCP conformance suite against `mcp-task-server --http`, one scenario at a time.
+./scripts/conformance.sh
