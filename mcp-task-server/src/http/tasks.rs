@@ -11,7 +11,7 @@
 //! ttl and poll interval come from the store's settings.
 
 use rmcp::ErrorData;
-use rmcp::model::{DetailedTask, InputResponses, Task};
+use rmcp::model::{DetailedTask, InputResponses, Task, TaskPayload};
 use rmcp::task_manager::TaskManager;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -111,7 +111,20 @@ impl Tasks {
             .map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
         task_core::validate::json("inputResponses", &value, self.max_payload_bytes)
             .map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
-        self.manager.update_task(task_id, responses)
+        // Only answers to pending requests count; an update that answers nothing changes
+        // nothing, not even `lastUpdatedAt` (rmcp's manager would touch it).
+        let TaskPayload::InputRequired { input_requests } = self.manager.get_task(task_id)?.payload
+        else {
+            return Ok(());
+        };
+        let answers: Vec<_> = responses
+            .into_iter()
+            .filter(|(key, _)| input_requests.contains_key(key))
+            .collect();
+        if answers.is_empty() {
+            return Ok(());
+        }
+        self.manager.update_task(task_id, answers)
     }
 
     /// `tasks/cancel`: asks the work to stop; it settles the task. On a finished task this
