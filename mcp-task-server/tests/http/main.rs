@@ -142,6 +142,17 @@ async fn an_oversized_answer_is_refused_and_changes_nothing() {
         message.contains("inputResponses") && message.contains("the limit is 2000"),
         "{message}"
     );
+    // A body past the limit and the room for its envelope is refused before it is read whole.
+    let huge = json!({"confirm": {"action": "accept", "content": {
+        "confirm": true, "note": "x".repeat(1_100_000)
+    }}});
+    let answer = client
+        .post(
+            "tasks/update",
+            json!({"taskId": task_id, "inputResponses": huge}),
+        )
+        .await;
+    assert_eq!(answer.status, 413);
     assert_eq!(client.get(&task_id).await.expect("known"), parked);
     client
         .update(&task_id, json!({"confirm": confirm(true)}))
