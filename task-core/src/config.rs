@@ -19,8 +19,9 @@ pub struct StoreConfig {
     pub default_ttl: Option<u64>,
     /// Upper bound on any ttl in ms; `None` means no cap (and unlimited tasks are allowed).
     pub max_ttl: Option<u64>,
-    /// Suggested poll interval in ms for tasks that do not set one.
-    pub poll_interval: Option<u64>,
+    /// The `pollInterval` in ms a task reports to its clients (how often they should poll it)
+    /// when its creator sets none; `None` leaves it out. Default 500 ms.
+    pub default_poll_interval: Option<u64>,
     /// Page size of a list call that does not ask for one.
     pub page_size: usize,
     /// Largest page a list call may ask for; larger requests are clamped.
@@ -38,7 +39,7 @@ impl Default for StoreConfig {
         StoreConfig {
             default_ttl: None,
             max_ttl: None,
-            poll_interval: Some(500),
+            default_poll_interval: Some(500),
             page_size: 100,
             max_page_size: 1_000,
             max_tasks_per_owner: None,
@@ -79,9 +80,9 @@ impl StoreConfig {
         self
     }
 
-    /// Sets [`StoreConfig::poll_interval`].
-    pub fn with_poll_interval(mut self, interval_ms: Option<u64>) -> Self {
-        self.poll_interval = interval_ms;
+    /// Sets [`StoreConfig::default_poll_interval`].
+    pub fn with_default_poll_interval(mut self, interval_ms: Option<u64>) -> Self {
+        self.default_poll_interval = interval_ms;
         self
     }
 

@@ -61,7 +61,7 @@ pub fn create_task_state(new: NewTask, config: &StoreConfig) -> Result<TaskRecor
             last_updated_at: now,
             ttl: config.effective_ttl(ttl).map(|t| t.min(MAX_DURATION_MS)),
             poll_interval: poll_interval
-                .or(config.poll_interval)
+                .or(config.default_poll_interval)
                 .map(|p| p.min(MAX_DURATION_MS)),
         },
         owner,

@@ -46,7 +46,7 @@
 //!   waiter returns it without another round trip. One pub/sub connection per store serves
 //!   all its waiters and sends subscription changes in batches while messages keep flowing.
 //!   If that connection drops, waiters fall back to polling every
-//!   [`RedisOptions::poll_interval`] until it is back, so a lost message delays a waiter but
+//!   [`RedisOptions::fallback_poll_interval`] until it is back, so a lost message delays a waiter but
 //!   never hangs it.
 //! - **Faults.** While Redis is unreachable every call fails within
 //!   [`RedisOptions::call_deadline`] with a [`TaskError::Backend`](task_core::TaskError)

@@ -21,7 +21,7 @@ pub(crate) const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 ///
 /// let options = RedisOptions::default()
 ///     .with_key_prefix("billing-tasks")
-///     .with_poll_interval(Duration::from_secs(5));
+///     .with_fallback_poll_interval(Duration::from_secs(5));
 /// assert_eq!(options.key_prefix, "billing-tasks");
 /// let from_url = RedisOptions::from_url("redis://127.0.0.1:6379/0?prefix=app%3Av2")?;
 /// assert_eq!(from_url.key_prefix, "app:v2");
@@ -35,8 +35,9 @@ pub struct RedisOptions {
     /// letters, digits or `-_.:/`. Default `mcp-tasks`.
     pub key_prefix: String,
     /// How often a waiter re-reads its task when no wake-up arrives: a lost pub/sub message
-    /// delays a waiter by at most this much. Default 2 s.
-    pub poll_interval: Duration,
+    /// delays a waiter by at most this much. Default 2 s. (Not the `pollInterval` tasks report
+    /// to clients: that is [`task_core::StoreConfig::default_poll_interval`].)
+    pub fallback_poll_interval: Duration,
     /// Longest wait to open one connection. Default 1 s.
     pub connect_timeout: Duration,
     /// Longest wait for one reply. Default 2 s.
@@ -58,7 +59,7 @@ impl fmt::Debug for RedisOptions {
             .map(|pem| format!("{} bytes of PEM", pem.len()));
         f.debug_struct("RedisOptions")
             .field("key_prefix", &self.key_prefix)
-            .field("poll_interval", &self.poll_interval)
+            .field("fallback_poll_interval", &self.fallback_poll_interval)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
             .field("reconnect_retries", &self.reconnect_retries)
@@ -71,7 +72,7 @@ impl Default for RedisOptions {
     fn default() -> Self {
         RedisOptions {
             key_prefix: "mcp-tasks".to_owned(),
-            poll_interval: Duration::from_secs(2),
+            fallback_poll_interval: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
             reconnect_retries: 2,
@@ -101,9 +102,9 @@ impl RedisOptions {
         self
     }
 
-    /// Sets [`RedisOptions::poll_interval`].
-    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+    /// Sets [`RedisOptions::fallback_poll_interval`].
+    pub fn with_fallback_poll_interval(mut self, interval: Duration) -> Self {
+        self.fallback_poll_interval = interval;
         self
     }
 
@@ -136,7 +137,7 @@ impl RedisOptions {
     pub fn validate(&self) -> Result<(), TaskError> {
         keys::validate_prefix(&self.key_prefix)?;
         for (name, value) in [
-            ("poll_interval", self.poll_interval),
+            ("fallback_poll_interval", self.fallback_poll_interval),
             ("connect_timeout", self.connect_timeout),
             ("response_timeout", self.response_timeout),
         ] {
@@ -176,7 +177,7 @@ mod tests {
 
     #[test]
     fn durations_must_be_positive_and_bound_a_call() {
-        let zero = RedisOptions::default().with_poll_interval(Duration::ZERO);
+        let zero = RedisOptions::default().with_fallback_poll_interval(Duration::ZERO);
         assert!(zero.validate().is_err());
         let options = RedisOptions::default()
             .with_connect_timeout(Duration::from_secs(1))

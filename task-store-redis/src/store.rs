@@ -569,7 +569,7 @@ impl TaskStore for RedisTaskStore {
             }
             // Poll now and then: a lost message (the subscriber was reconnecting) only
             // delays us. Expiry publishes nothing, so wake for it too.
-            let mut wake_at = now + self.options.poll_interval;
+            let mut wake_at = now + self.options.fallback_poll_interval;
             if let Some(expires) = task.expires_at() {
                 let left = (expires - Utc::now()).to_std().unwrap_or_default();
                 wake_at = wake_at.min(now + left.max(EXPIRY_RECHECK));

@@ -23,7 +23,7 @@ const SAYS: &str = "child> ";
 fn push_only(prefix: &str) -> RedisOptions {
     RedisOptions::default()
         .with_key_prefix(prefix)
-        .with_poll_interval(Duration::from_secs(3_600))
+        .with_fallback_poll_interval(Duration::from_secs(3_600))
 }
 
 fn say(line: &str) {

@@ -23,7 +23,7 @@ fn options() -> RedisOptions {
         .with_connect_timeout(Duration::from_millis(500))
         .with_response_timeout(Duration::from_secs(1))
         .with_reconnect_retries(1)
-        .with_poll_interval(Duration::from_secs(3_600))
+        .with_fallback_poll_interval(Duration::from_secs(3_600))
 }
 
 async fn open(server: &PrivateRedis) -> Arc<RedisTaskStore> {

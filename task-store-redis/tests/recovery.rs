@@ -26,7 +26,7 @@ const TEST: &str = "a_killed_workers_tasks_are_failed_by_another_process_and_the
 fn push_only(prefix: &str) -> RedisOptions {
     RedisOptions::default()
         .with_key_prefix(prefix)
-        .with_poll_interval(Duration::from_secs(3_600))
+        .with_fallback_poll_interval(Duration::from_secs(3_600))
 }
 
 fn say(line: &str) {

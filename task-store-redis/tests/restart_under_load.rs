@@ -308,7 +308,7 @@ async fn a_restart_under_load_fails_calls_retryably_and_loses_nothing_acknowledg
         .with_connect_timeout(Duration::from_millis(500))
         .with_response_timeout(Duration::from_secs(1))
         .with_reconnect_retries(1)
-        .with_poll_interval(Duration::from_millis(200));
+        .with_fallback_poll_interval(Duration::from_millis(200));
     let store = open_at(&server.url(), StoreConfig::default(), options).await;
     let shared = Arc::new(Shared {
         store,

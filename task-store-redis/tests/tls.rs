@@ -19,7 +19,7 @@ async fn a_store_round_trip_over_tls() {
     // No polling fallback to speak of: only the pub/sub message can end the wait below.
     let options = RedisOptions::default()
         .with_key_prefix(&prefix)
-        .with_poll_interval(Duration::from_secs(3_600))
+        .with_fallback_poll_interval(Duration::from_secs(3_600))
         .with_tls_root_certificates(certificates.ca_pem.clone());
     let waiting = open_at(&url, StoreConfig::default(), options.clone()).await;
     let working = open_at(&url, StoreConfig::default(), options).await;

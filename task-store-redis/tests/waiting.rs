@@ -16,7 +16,7 @@ use task_store_redis::RedisOptions;
 fn push_only(prefix: &str) -> RedisOptions {
     RedisOptions::default()
         .with_key_prefix(prefix)
-        .with_poll_interval(Duration::from_secs(3_600))
+        .with_fallback_poll_interval(Duration::from_secs(3_600))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +181,7 @@ async fn a_change_without_a_message_is_found_by_polling() {
     let prefix = fresh_prefix();
     let options = RedisOptions::default()
         .with_key_prefix(&prefix)
-        .with_poll_interval(Duration::from_millis(100));
+        .with_fallback_poll_interval(Duration::from_millis(100));
     let store = Arc::new(Scratch::open_with(StoreConfig::default(), options).await);
     let task = store.create(NewTask::new()).await.unwrap();
     let waiter = {

@@ -10,7 +10,7 @@
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let url = format!("sqlite://{}?synchronous=full", dir.path().join("tasks.db").display());
-//! let options = SqliteOptions::default().with_poll_interval(Duration::from_millis(50));
+//! let options = SqliteOptions::default().with_watch_interval(Duration::from_millis(50));
 //! let store = SqliteTaskStore::open_with(&url, StoreConfig::default(), options).await?;
 //! assert_eq!(store.options().synchronous, Synchronous::Full);
 //! let task = store.create(NewTask::new()).await?;
@@ -43,7 +43,7 @@
 //! - **Waiting.** Waiters wake at once on writes made through the same store (or its clones),
 //!   and return the task the write returned rather than reading it back.
 //!   Writes by another store or process on the same file wake them within
-//!   [`SqliteOptions::poll_interval`] (default 100 ms, plus the time of one small query): one
+//!   [`SqliteOptions::watch_interval`] (default 100 ms, plus the time of one small query): one
 //!   poller per store checks `PRAGMA data_version` each interval and, only when the file
 //!   changed, reads the versions of the watched tasks in one statement.
 //! - **Indexes.** get and every change are primary-key lookups, O(log n); list is a keyset range

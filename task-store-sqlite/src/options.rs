@@ -35,15 +35,16 @@ impl Synchronous {
 /// Connection and background settings of a [`crate::SqliteTaskStore`].
 ///
 /// Every setting can also be given in the URL's query: `synchronous=full|normal`,
-/// `busy_timeout_ms`, `sweep_interval_ms` (0 turns the sweeper off), `poll_interval_ms` and
-/// `pool_size`.
+/// `busy_timeout_ms`, `sweep_interval_ms` (0 turns the sweeper off), `watch_interval_ms` and
+/// `pool_size`. `poll_interval_ms`, an older name of `watch_interval_ms`, is refused with an
+/// error that names it.
 ///
 /// ```
 /// use std::time::Duration;
 /// use task_store_sqlite::{SqliteOptions, Synchronous};
 /// let options = SqliteOptions::default()
 ///     .with_synchronous(Synchronous::Full)
-///     .with_poll_interval(Duration::from_millis(20));
+///     .with_watch_interval(Duration::from_millis(20));
 /// assert_eq!(options.busy_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +60,9 @@ pub struct SqliteOptions {
     pub sweep_interval: Option<Duration>,
     /// How often a file store checks for writes made by other processes or stores on the same
     /// file, to wake its waiters: the bound on cross-process wake-up latency. Default 100 ms.
-    pub poll_interval: Duration,
+    /// (Not the `pollInterval` tasks report to clients: that is
+    /// [`task_core::StoreConfig::default_poll_interval`].)
+    pub watch_interval: Duration,
     /// Connections that serve reads; writes go through one connection of their own. Default 4.
     pub pool_size: u32,
 }
@@ -70,7 +73,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Normal,
             busy_timeout: Duration::from_secs(5),
             sweep_interval: Some(Duration::from_secs(60)),
-            poll_interval: Duration::from_millis(100),
+            watch_interval: Duration::from_millis(100),
             pool_size: 4,
         }
     }
@@ -95,9 +98,9 @@ impl SqliteOptions {
         self
     }
 
-    /// Sets [`SqliteOptions::poll_interval`].
-    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+    /// Sets [`SqliteOptions::watch_interval`].
+    pub fn with_watch_interval(mut self, interval: Duration) -> Self {
+        self.watch_interval = interval;
         self
     }
 
@@ -125,12 +128,18 @@ impl SqliteOptions {
                 let every = millis().map_err(|_| invalid())?;
                 self.sweep_interval = (!every.is_zero()).then_some(every);
             }
-            "poll_interval_ms" => self.poll_interval = millis().map_err(|_| invalid())?,
+            "watch_interval_ms" => self.watch_interval = millis().map_err(|_| invalid())?,
+            "poll_interval_ms" | "poll_interval" => {
+                return Err(TaskError::InvalidInput(format!(
+                    "`{key}` in the URL has been renamed: how often the store looks for other \
+                     processes' writes is `watch_interval_ms`"
+                )));
+            }
             "pool_size" => self.pool_size = value.parse().map_err(|_| invalid())?,
             _ => {
                 return Err(TaskError::InvalidInput(format!(
                     "unknown setting `{key}` in the URL; known: synchronous, busy_timeout_ms, \
-                     sweep_interval_ms, poll_interval_ms, pool_size"
+                     sweep_interval_ms, watch_interval_ms, pool_size"
                 )));
             }
         }
@@ -143,8 +152,8 @@ impl SqliteOptions {
         if self.pool_size == 0 {
             return invalid("pool_size must be at least 1");
         }
-        if self.poll_interval.is_zero() {
-            return invalid("poll_interval must be positive");
+        if self.watch_interval.is_zero() {
+            return invalid("watch_interval must be positive");
         }
         if self.sweep_interval.is_some_and(|every| every.is_zero()) {
             return invalid("sweep_interval must be positive; use None to turn the sweeper off");
@@ -288,26 +297,37 @@ mod tests {
     fn url_settings() {
         let (location, options) = parse(
             "sqlite://t.db?synchronous=FULL&busy_timeout_ms=250&sweep_interval_ms=0\
-             &poll_interval_ms=20&pool_size=2",
+             &watch_interval_ms=20&pool_size=2",
         )
         .unwrap();
         assert_eq!(location, Location::File("t.db".into()));
         assert_eq!(options.synchronous, Synchronous::Full);
         assert_eq!(options.busy_timeout, Duration::from_millis(250));
         assert_eq!(options.sweep_interval, None);
-        assert_eq!(options.poll_interval, Duration::from_millis(20));
+        assert_eq!(options.watch_interval, Duration::from_millis(20));
         assert_eq!(options.pool_size, 2);
         for bad in [
             "sqlite://t.db?synchronous=off",
             "sqlite://t.db?pool_size=0",
-            "sqlite://t.db?poll_interval_ms=x",
-            "sqlite://t.db?poll_interval_ms=0",
+            "sqlite://t.db?watch_interval_ms=x",
+            "sqlite://t.db?watch_interval_ms=0",
             "sqlite://t.db?mode=ro",
         ] {
             assert!(
                 matches!(parse(bad), Err(TaskError::InvalidInput(_))),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn old_interval_names_are_refused_with_the_new_one() {
+        for old in ["poll_interval_ms", "poll_interval"] {
+            let error = parse(&format!("sqlite://t.db?{old}=50")).unwrap_err();
+            assert!(matches!(error, TaskError::InvalidInput(_)), "{error}");
+            let message = error.to_string();
+            assert!(message.contains(old), "{message}");
+            assert!(message.contains("`watch_interval_ms`"), "{message}");
         }
     }
 }

@@ -131,7 +131,7 @@ impl SqliteTaskStore {
             Location::File(_) => {
                 // The writer made the file; later connections must not make a new, empty one.
                 let existing = connect.clone().create_if_missing(false);
-                let poller = wake::poll(existing.clone(), waiters.clone(), options.poll_interval);
+                let poller = wake::poll(existing.clone(), waiters.clone(), options.watch_interval);
                 background.push(tokio::spawn(poller).abort_handle());
                 SqlitePoolOptions::new()
                     .max_connections(options.pool_size)

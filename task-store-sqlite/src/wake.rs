@@ -1,10 +1,10 @@
-//! Waking waiters: at once for writes made through this store, and within the poll interval
+//! Waking waiters: at once for writes made through this store, and within the watch interval
 //! for writes made by other stores or processes on the same file.
 //!
 //! Each watched task has one [`Notify`]. A waiter registers before it reads the task, so a
 //! write that lands after the read wakes it and a write before the read is seen by the read.
 //!
-//! One poller per store watches the file: every poll interval it reads `PRAGMA data_version`
+//! One poller per store watches the file: every watch interval it reads `PRAGMA data_version`
 //! on a connection of its own, which changes whenever any other connection commits. Only then
 //! does it read the versions (`lastUpdatedAt`) of the watched tasks in one statement, and it
 //! wakes each task whose version differs from the one it saw last, or that it sees for the

@@ -77,7 +77,7 @@ async fn a_foreign_id_runs_the_same_statements_as_a_missing_one() {
     // No background statements during the test (the poller and sweeper sleep for an hour),
     // and one reader connection, opened before measuring, so none opens mid-call.
     let options = fast()
-        .with_poll_interval(Duration::from_secs(3_600))
+        .with_watch_interval(Duration::from_secs(3_600))
         .with_sweep_interval(None)
         .with_pool_size(1);
     let store = TempStore::new(StoreConfig::default(), options.clone()).await;

@@ -8,9 +8,10 @@
 //! | `redis://host:port/db?prefix=…` | a Redis server (`rediss://` for TLS) |
 //!
 //! Every URL takes the store settings of [`StoreConfig`] as query parameters, durations in
-//! milliseconds and `none` for unlimited: `default_ttl`, `max_ttl`, `poll_interval`,
+//! milliseconds and `none` for unlimited: `default_ttl`, `max_ttl`, `default_poll_interval`,
 //! `page_size`, `max_page_size`, `max_tasks`, `max_tasks_per_owner`, `max_payload_bytes`.
 //! Any other parameter belongs to the backend, which rejects the ones it does not know.
+//! `poll_interval`, an older name, is refused with an error that names its replacement.
 //!
 //! A URL may hold a password (`redis://user:password@host`). Wherever this crate shows a URL,
 //! in an error or a debug form, it shows [`redact_url`]'s form, with the password replaced
@@ -87,15 +88,32 @@ impl StoreUrl {
     }
 
     /// Moves the [`StoreConfig`] parameters out of [`StoreUrl::params`] onto `config`.
+    ///
+    /// ```
+    /// use task_store::StoreConfig;
+    /// use task_store::url::StoreUrl;
+    /// let mut url = StoreUrl::parse("memory://?default_poll_interval=2000&max_ttl=none")?;
+    /// let config = url.apply_config(StoreConfig::default())?;
+    /// assert_eq!(config.default_poll_interval, Some(2_000));
+    /// assert_eq!(config.max_ttl, None);
+    ///
+    /// let mut old = StoreUrl::parse("memory://?poll_interval=2000")?;
+    /// let error = old.apply_config(StoreConfig::default()).unwrap_err();
+    /// assert!(error.to_string().contains("default_poll_interval"));
+    /// # Ok::<(), task_store::TaskError>(())
+    /// ```
     pub fn apply_config(&mut self, mut config: StoreConfig) -> Result<StoreConfig, TaskError> {
+        if self.params.contains_key(RENAMED_POLL_INTERVAL) {
+            return Err(renamed_poll_interval(self.backend));
+        }
         if let Some(v) = self.take_optional("default_ttl")? {
             config.default_ttl = v;
         }
         if let Some(v) = self.take_optional("max_ttl")? {
             config.max_ttl = v;
         }
-        if let Some(v) = self.take_optional("poll_interval")? {
-            config.poll_interval = v;
+        if let Some(v) = self.take_optional("default_poll_interval")? {
+            config.default_poll_interval = v;
         }
         if let Some(v) = self.take_optional("max_tasks")? {
             config.max_tasks = v;
@@ -167,6 +185,24 @@ impl StoreUrl {
     }
 }
 
+/// The parameter that [`StoreUrl::apply_config`] refuses: its meaning is split between
+/// `default_poll_interval` and, for SQLite, `watch_interval_ms`.
+const RENAMED_POLL_INTERVAL: &str = "poll_interval";
+
+/// The error for a URL that still says `poll_interval`.
+fn renamed_poll_interval(backend: Backend) -> TaskError {
+    let sqlite = match backend {
+        Backend::Sqlite => {
+            "; how often the store looks for other processes' writes is `watch_interval_ms`"
+        }
+        Backend::Memory | Backend::Redis => "",
+    };
+    TaskError::InvalidInput(format!(
+        "store URL parameter `poll_interval` has been renamed: the pollInterval (ms) a task \
+         suggests to its clients is `default_poll_interval`{sqlite}"
+    ))
+}
+
 impl fmt::Debug for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown_params: BTreeMap<&str, &str> = self
@@ -229,5 +265,33 @@ mod tests {
         let error = url.reject_unknown().unwrap_err().to_string();
         assert!(error.contains("colour"), "{error}");
         assert!(StoreUrl::parse("memory://?a=1&a=2").is_err());
+    }
+
+    #[test]
+    fn the_old_poll_interval_name_is_refused_with_the_new_one() {
+        let mut url = StoreUrl::parse("memory://?default_poll_interval=none").unwrap();
+        let config = url.apply_config(StoreConfig::default()).unwrap();
+        assert_eq!(config.default_poll_interval, None);
+        for (text, names_watch) in [
+            ("memory://?poll_interval=100", false),
+            ("redis://127.0.0.1:6379/0?poll_interval=100", false),
+            ("sqlite://t.db?poll_interval=100&max_ttl=5", true),
+        ] {
+            let mut url = StoreUrl::parse(text).unwrap();
+            let before = url.clone();
+            let error = url.apply_config(StoreConfig::default()).unwrap_err();
+            assert!(
+                matches!(error, TaskError::InvalidInput(_)),
+                "{text}: {error}"
+            );
+            let message = error.to_string();
+            assert!(message.contains("`default_poll_interval`"), "{message}");
+            assert_eq!(
+                message.contains("`watch_interval_ms`"),
+                names_watch,
+                "{message}"
+            );
+            assert_eq!(url, before, "{text}: the URL's parameters are untouched");
+        }
     }
 }

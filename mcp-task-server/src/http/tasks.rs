@@ -59,7 +59,7 @@ impl Tasks {
     /// Tasks kept with the ttl, poll interval and payload limit of `config`.
     pub fn new(config: &StoreConfig) -> Self {
         let mut options = TaskOptions::new().with_ttl_ms(config.effective_ttl(None));
-        if let Some(interval) = config.poll_interval {
+        if let Some(interval) = config.default_poll_interval {
             options = options.with_poll_interval_ms(interval);
         }
         Tasks {

@@ -75,5 +75,5 @@ pub fn url(path: &Path) -> String {
 
 /// Options for tests: a short poll interval keeps cross-process tests quick.
 pub fn fast() -> SqliteOptions {
-    SqliteOptions::default().with_poll_interval(Duration::from_millis(20))
+    SqliteOptions::default().with_watch_interval(Duration::from_millis(20))
 }
