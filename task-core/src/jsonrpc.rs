@@ -156,8 +156,8 @@ mod tests {
     fn backend_errors_do_not_leak_their_source() {
         let data = ErrorData::from(&TaskError::backend("redis", true, "secret host name"));
         assert_eq!(
-            serde_json::to_string(&data).unwrap(),
-            r#"{"code":-32603,"message":"Task storage failed","data":{"retryable":true}}"#
+            serde_json::to_value(&data).unwrap(),
+            json!({"code": -32603, "message": "Task storage failed", "data": {"retryable": true}})
         );
     }
 }
