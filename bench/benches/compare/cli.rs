@@ -8,8 +8,8 @@ use std::time::Duration;
 /// Benchmarks our task stores side by side with their peers and the hardware's limits, prints a
 /// markdown table and writes it to BENCHMARKS.md.
 ///
-/// Run: `cargo bench -p bench` (full, 15 to 20 minutes on two cores), or
-/// `cargo bench -p bench -- --quick`.
+/// Run: `cargo bench --manifest-path bench/Cargo.toml` (full, 15 to 20 minutes on two cores),
+/// or with `-- --quick`.
 #[derive(Parser, Debug)]
 #[command(name = "compare")]
 pub struct Options {
@@ -28,8 +28,8 @@ pub struct Options {
     /// Operations: create, get, status, complete, cancel, list, wake.
     #[arg(long, value_delimiter = ',', value_parser = parse_op)]
     pub ops: Option<Vec<Op>>,
-    /// Subjects: ours, limit, turul, pmcp, seed.
-    #[arg(long, value_delimiter = ',', default_values = ["ours", "limit", "turul", "pmcp", "seed"])]
+    /// Subjects: ours, limit, turul, pmcp, python-sdk.
+    #[arg(long, value_delimiter = ',', default_values = ["ours", "limit", "turul", "pmcp", "python-sdk"])]
     pub subjects: Vec<Who>,
     /// Time box of one operation at one concurrency, in seconds (default: 1 in memory, 2 for
     /// SQLite and Redis; 0.2 with --quick).
@@ -106,7 +106,7 @@ pub enum Who {
     Limit,
     Turul,
     Pmcp,
-    Seed,
+    PythonSdk,
 }
 
 impl Who {
@@ -121,14 +121,14 @@ impl Who {
             (Who::Turul, _) => "turul SQLite",
             (Who::Pmcp, Family::Memory) => "pmcp memory",
             (Who::Pmcp, _) => "pmcp Redis",
-            (Who::Seed, _) => "Python seed",
+            (Who::PythonSdk, _) => "Python SDK",
         }
     }
 
     /// The columns of a family, in order.
     pub fn columns(family: Family) -> &'static [Who] {
         match family {
-            Family::Memory => &[Who::Ours, Who::Limit, Who::Turul, Who::Pmcp, Who::Seed],
+            Family::Memory => &[Who::Ours, Who::Limit, Who::Turul, Who::Pmcp, Who::PythonSdk],
             Family::Sqlite => &[Who::Ours, Who::Limit, Who::Turul],
             Family::Redis => &[Who::Ours, Who::Limit, Who::Pmcp],
         }
@@ -159,8 +159,8 @@ fn parse_op(text: &str) -> Result<Op, String> {
     })
 }
 
-/// Sizes of the Python seed's store (its own store is O(n) per call).
-pub const SEED_SIZES: [usize; 2] = [1_000, 10_000];
+/// Sizes of the MCP Python SDK's store (its own store is O(n) per call).
+pub const PYTHON_SDK_SIZES: [usize; 2] = [1_000, 10_000];
 
 impl Options {
     /// Store sizes of a family.

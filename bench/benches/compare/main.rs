@@ -2,8 +2,8 @@
 //! limits, on the same workload in the same run. Prints a markdown table and writes it to
 //! BENCHMARKS.md.
 //!
-//! Run `cargo bench -p bench` (full run) or `cargo bench -p bench -- --quick` (smoke run);
-//! `cargo bench -p bench -- --help` lists the options.
+//! Run `cargo bench --manifest-path bench/Cargo.toml` from the repository's root (full run),
+//! with `-- --quick` for a smoke run; `-- --help` lists the options.
 
 mod alloc;
 mod cli;
@@ -54,15 +54,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn workspace_root() -> PathBuf {
+fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 async fn run(options: Options) -> Res<()> {
-    let root = workspace_root();
-    // `cargo bench` runs the program in bench/; paths given to it are the workspace's.
+    let root = repository_root();
+    // `cargo bench` runs the program in bench/; paths given to it are the repository's.
     let from_root = |path: &PathBuf| root.join(path);
     if let Some(saved) = options.render.as_ref().map(from_root) {
         let results: Results = serde_json::from_slice(&std::fs::read(&saved)?)?;
@@ -108,6 +108,9 @@ async fn run(options: Options) -> Res<()> {
         from_root,
     );
     let saved = output.with_extension("json");
+    if let Some(dir) = saved.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(&saved, serde_json::to_vec(&bench.results)?)?;
     eprintln!("saved the measurements in {}", saved.display());
     write_report(&bench.results, &output)
@@ -117,7 +120,7 @@ async fn run(options: Options) -> Res<()> {
 /// at run time, so that it can be revised and the report rendered again from saved figures).
 fn write_report(results: &Results, output: &Path) -> Res<()> {
     let analysis =
-        std::fs::read_to_string(workspace_root().join("bench/ANALYSIS.md")).unwrap_or_default();
+        std::fs::read_to_string(repository_root().join("bench/ANALYSIS.md")).unwrap_or_default();
     let text = report::render(results, &format!("{analysis}\n{METHOD}"));
     println!("{text}");
     std::fs::write(output, text)?;
@@ -129,7 +132,7 @@ struct Bench<'a> {
     options: &'a Options,
     results: Results,
     root: PathBuf,
-    /// The Python interpreter for the seed, once looked for.
+    /// The Python interpreter for the MCP Python SDK, once looked for.
     python: Option<Result<PathBuf, String>>,
 }
 
@@ -158,8 +161,8 @@ impl Bench<'_> {
                 self.subject(family, size, Who::Pmcp, Ok(Pmcp::memory()))
                     .await;
             }
-            if self.wants(Who::Seed) && cli::SEED_SIZES.contains(&size) {
-                self.seed(size);
+            if self.wants(Who::PythonSdk) && cli::PYTHON_SDK_SIZES.contains(&size) {
+                self.python_sdk(size);
             }
         }
     }
@@ -337,8 +340,8 @@ impl Bench<'_> {
         }
     }
 
-    /// The Python seed's store at `size`.
-    fn seed(&mut self, size: usize) {
+    /// The MCP Python SDK's store at `size`.
+    fn python_sdk(&mut self, size: usize) {
         let family = Family::Memory;
         if self.python.is_none() {
             self.python = Some(python::interpreter(&self.root).map_err(|e| e.to_string()));
@@ -347,14 +350,14 @@ impl Bench<'_> {
             Some(Ok(python)) => python.clone(),
             Some(Err(e)) => {
                 let why = e.clone();
-                self.fail_all(family, size, Who::Seed, &why);
+                self.fail_all(family, size, Who::PythonSdk, &why);
                 return;
             }
             None => return,
         };
-        let script = self.root.join("bench/python/seed_store.py");
+        let script = self.root.join("bench/python/python_sdk_store.py");
         let plan = self.options.plan(family);
-        eprintln!("[{} {size}] Python seed: running", family.title());
+        eprintln!("[{} {size}] Python SDK: running", family.title());
         match python::run(
             &python,
             &script,
@@ -365,25 +368,25 @@ impl Bench<'_> {
             self.options.seed,
         ) {
             Ok(run) => {
-                let note = format!("Python seed: mcp {} InMemoryTaskStore", run.mcp);
+                let note = format!("Python SDK: mcp {} InMemoryTaskStore", run.mcp);
                 if !self.results.notes.contains(&note) {
                     self.results.notes.push(note);
                 }
                 self.results
                     .footprints
-                    .push((family, size, Who::Seed, run.bytes_per_task));
+                    .push((family, size, Who::PythonSdk, run.bytes_per_task));
                 for (op, callers, cell) in run.cells {
                     self.results.records.push(Record {
                         family,
                         size,
-                        who: Who::Seed,
+                        who: Who::PythonSdk,
                         callers,
                         op,
                         cell,
                     });
                 }
             }
-            Err(e) => self.fail_all(family, size, Who::Seed, &e.to_string()),
+            Err(e) => self.fail_all(family, size, Who::PythonSdk, &e.to_string()),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The seed's own store, the MCP Python SDK's `InMemoryTaskStore`, driven by
-//! `bench/python/seed_store.py` with the same workload and operation counts.
+//! The MCP Python SDK's own store, `InMemoryTaskStore`, driven by
+//! `bench/python/python_sdk_store.py` with the same workload and operation counts.
 
 use crate::workload::{Cell, Op, Plan, Res};
 use serde::Deserialize;
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The SDK release that still has the seed's store.
+/// The SDK release that still has its `InMemoryTaskStore`.
 const MCP_VERSION: &str = "1.30.0";
 
 #[derive(Deserialize)]
@@ -34,7 +34,7 @@ enum Measured {
 }
 
 /// What one run of the script measured.
-pub struct SeedRun {
+pub struct PythonSdkRun {
     pub mcp: String,
     pub bytes_per_task: f64,
     pub cells: Vec<(Op, usize, Cell)>,
@@ -56,7 +56,7 @@ pub fn interpreter(root: &Path) -> Res<PathBuf> {
     if has_mcp(&python) {
         return Ok(python);
     }
-    eprintln!("python seed: creating .venv with mcp=={MCP_VERSION}");
+    eprintln!("python SDK: creating .venv with mcp=={MCP_VERSION}");
     let venv = root.join(".venv");
     let created = python.exists()
         || Command::new("python3")
@@ -77,7 +77,7 @@ pub fn interpreter(root: &Path) -> Res<PathBuf> {
     }
 }
 
-/// Runs the seed's store at `size` for every caller count and operation.
+/// Runs the Python SDK's store at `size` for every caller count and operation.
 pub fn run(
     python: &Path,
     script: &Path,
@@ -86,7 +86,7 @@ pub fn run(
     ops: &[Op],
     plan: &Plan,
     seed: u64,
-) -> Res<SeedRun> {
+) -> Res<PythonSdkRun> {
     let calls = serde_json::json!({
         "create": plan.calls.create,
         "get": plan.calls.get,
@@ -109,7 +109,7 @@ pub fn run(
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr.lines().last().unwrap_or("no output");
-        return Err(format!("seed script failed: {last}").into());
+        return Err(format!("Python SDK script failed: {last}").into());
     }
     let output: Output = serde_json::from_slice(&out.stdout)?;
     let mut cells = Vec::new();
@@ -142,7 +142,7 @@ pub fn run(
         };
         cells.push((op, callers, cell));
     }
-    Ok(SeedRun {
+    Ok(PythonSdkRun {
         mcp: output.mcp,
         bytes_per_task: output.bytes_per_task,
         cells,

@@ -589,8 +589,8 @@ pub fn render(results: &Results, method: &str) -> String {
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "Written by `cargo bench -p bench`, which prints the same tables. Numbers from one run on \
-         the machine below; rerun to compare on yours.\n"
+        "Written by `cargo bench --manifest-path bench/Cargo.toml`, which prints the same tables. \
+         Numbers from one run on the machine below; rerun to compare on yours.\n"
     );
     for (name, value) in &results.facts {
         let _ = writeln!(out, "- **{name}:** {value}");

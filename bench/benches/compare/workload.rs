@@ -58,7 +58,7 @@ impl Op {
         }
     }
 
-    /// The name used by `--ops` and by the Python seed's JSON.
+    /// The name used by `--ops` and by the Python SDK script's JSON.
     pub fn key(self) -> &'static str {
         match self {
             Op::Create => "create",

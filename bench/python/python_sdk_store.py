@@ -1,9 +1,10 @@
-"""Drives the seed's own store, the MCP Python SDK's InMemoryTaskStore (mcp==1.30.0), through
+"""Drives the MCP Python SDK's own store, InMemoryTaskStore (mcp==1.30.0), through
 the workload the Rust runner gives every store, and prints the measurements as JSON.
 
 Same workload as bench/benches/compare/workload.rs: fill to --size, then time each operation
 over a fixed number of calls on random existing tasks (seeded), in batches that keep the store at
-its size, each operation time-boxed by --budget seconds. Run by `cargo bench -p bench`.
+its size, each operation time-boxed by --budget seconds. Run by
+`cargo bench --manifest-path bench/Cargo.toml`.
 """
 
 import argparse
