@@ -1,4 +1,5 @@
-//! Running a task's work: [`TaskContext`] and [`task_execution`], ported from the seed.
+//! Running a task's work: [`TaskContext`] and [`task_execution`], ported from the MCP Python
+//! SDK's `TaskContext` and `task_execution` (`mcp.shared.experimental.tasks`).
 
 use crate::error::TaskError;
 use crate::record::TaskOutcome;

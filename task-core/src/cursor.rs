@@ -2,7 +2,13 @@
 //!
 //! A cursor names the last task of a page by `(createdAt, taskId)`, the listing order, so it
 //! stays valid after that task is deleted or expires. It also carries a tag of the owner it was
-//! made for and a checksum, so a garbage, tampered or foreign cursor is rejected.
+//! made for and a corruption check, so a garbled or truncated cursor, or one made for another
+//! owner, is rejected.
+//!
+//! The check is a plain 64-bit FNV-1a hash, not keyed: it catches accidents, not forgery, and
+//! anyone can build a cursor that passes it. What stops a forged cursor is owner scoping: a
+//! cursor only says where a page starts, and every listing reads the caller's own tasks only,
+//! so a made-up cursor can at most start a page somewhere else among them.
 
 use crate::error::TaskError;
 use crate::store::Scope;
@@ -11,7 +17,8 @@ use crate::wire::Task;
 
 const VERSION: u8 = 1;
 const HEADER: usize = 1 + 8 + 8;
-const CHECKSUM: usize = 8;
+/// Bytes of the corruption check at the end of a cursor.
+const CHECK: usize = 8;
 
 /// A position in the listing order: just after the task created at `created_at_ms` with id
 /// `task_id`.
@@ -34,19 +41,19 @@ impl ListPosition {
 
     /// Encodes the position as an opaque cursor bound to `scope`.
     pub fn encode(&self, scope: &Scope) -> String {
-        let mut bytes = Vec::with_capacity(HEADER + self.task_id.len() + CHECKSUM);
+        let mut bytes = Vec::with_capacity(HEADER + self.task_id.len() + CHECK);
         bytes.push(VERSION);
         bytes.extend_from_slice(&self.created_at_ms.to_be_bytes());
         bytes.extend_from_slice(&scope_tag(scope).to_be_bytes());
         bytes.extend_from_slice(self.task_id.as_bytes());
-        let sum = checksum(&bytes);
+        let sum = corruption_check(&bytes);
         bytes.extend_from_slice(&sum.to_be_bytes());
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Decodes a cursor made by [`ListPosition::encode`] for the same scope.
     pub fn decode(cursor: &str, scope: &Scope) -> Result<Self, TaskError> {
-        if cursor.len() > 2 * (HEADER + MAX_TASK_ID_BYTES + CHECKSUM)
+        if cursor.len() > 2 * (HEADER + MAX_TASK_ID_BYTES + CHECK)
             || !cursor.len().is_multiple_of(2)
         {
             return Err(TaskError::InvalidCursor);
@@ -60,11 +67,12 @@ impl ListPosition {
             })
             .collect::<Option<Vec<u8>>>()
             .ok_or(TaskError::InvalidCursor)?;
-        if bytes.len() < HEADER + 1 + CHECKSUM || bytes[0] != VERSION {
+        if bytes.len() < HEADER + 1 + CHECK || bytes[0] != VERSION {
             return Err(TaskError::InvalidCursor);
         }
-        let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM);
-        if checksum(body).to_be_bytes() != sum || body[9..HEADER] != scope_tag(scope).to_be_bytes()
+        let (body, sum) = bytes.split_at(bytes.len() - CHECK);
+        if corruption_check(body).to_be_bytes() != sum
+            || body[9..HEADER] != scope_tag(scope).to_be_bytes()
         {
             return Err(TaskError::InvalidCursor);
         }
@@ -87,7 +95,8 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-fn checksum(bytes: &[u8]) -> u64 {
+/// The corruption check: unkeyed, so it detects damage, not tampering (see the module docs).
+fn corruption_check(bytes: &[u8]) -> u64 {
     fnv1a(fnv1a(0xcbf2_9ce4_8422_2325, b"mcp-task-cursor"), bytes)
 }
 

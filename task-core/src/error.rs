@@ -39,7 +39,8 @@ pub enum TaskError {
         /// The status the change asked for.
         to: TaskStatus,
     },
-    /// The list cursor is garbage, tampered with, or was made for another owner.
+    /// The list cursor is malformed, fails its corruption check, or was made for another
+    /// owner.
     #[error("invalid cursor")]
     InvalidCursor,
     /// An argument is malformed: a bad id or owner, an oversized payload, an empty change.

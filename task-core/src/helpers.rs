@@ -1,4 +1,4 @@
-//! Ports of the seed's task helpers (the MCP Python SDK's `helpers.py` and `polling.py`).
+//! Ports of the MCP Python SDK's task helpers (its `helpers.py` and `polling.py`).
 
 use crate::config::StoreConfig;
 use crate::error::TaskError;

@@ -32,7 +32,7 @@ impl TaskStatus {
     }
 }
 
-/// Port of the seed's `is_terminal`.
+/// Whether a status is terminal: a port of the MCP Python SDK's `is_terminal`.
 pub fn is_terminal(status: TaskStatus) -> bool {
     status.is_terminal()
 }

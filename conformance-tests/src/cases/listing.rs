@@ -100,7 +100,7 @@ pub async fn list_cursor_after_delete(factory: &dyn StoreFactory) -> CaseResult 
     Ok(Verdict::Passed)
 }
 
-/// Garbage and tampered cursors give InvalidCursor.
+/// Garbage, truncated, extended and altered cursors give InvalidCursor.
 pub async fn list_garbage_cursor(factory: &dyn StoreFactory) -> CaseResult {
     let store = default_store(factory).await;
     for _ in 0..3 {

@@ -108,7 +108,7 @@ def text_of(result):
 
 
 async def single_process_checks(s):
-    """The issue's checks against one server process."""
+    """The interoperability checks against one server process."""
     check(s.init.protocolVersion == "2025-11-25", f"protocol {s.init.protocolVersion}")
     caps = s.init.capabilities.tasks
     check(caps is not None and caps.list is not None and caps.cancel is not None, f"tasks capability {caps}")

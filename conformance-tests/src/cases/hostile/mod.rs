@@ -1,6 +1,6 @@
 //! Hostile and malformed input, generated with proptest strategies: ids and owners of every
-//! shape, cursors that are garbage, tampered with or someone else's, and payloads that are
-//! huge, deeply nested or full of numbers at their limits.
+//! shape, cursors that are garbage, altered or someone else's (none may show another owner's
+//! tasks), and payloads that are huge, deeply nested or full of numbers at their limits.
 //!
 //! Each input must get a success or a typed error that fits it, never a panic or a backend
 //! error; a failed call changes nothing; what is stored reads back verbatim. Every case prints
@@ -236,7 +236,7 @@ pub async fn hostile_cursors(factory: &dyn StoreFactory) -> CaseResult {
                 }
                 Err(TaskError::InvalidCursor) => Ok(false),
                 Ok(_) if must_refuse == Some(true) => {
-                    Err("a tampered or foreign cursor was accepted".into())
+                    Err("an altered or foreign cursor was accepted".into())
                 }
                 Ok(page) => match page.tasks.iter().find(|t| !own_ids.contains(&t.task_id)) {
                     Some(task) => Err(format!("the page holds {}, not ours", task.task_id)),
