@@ -1,5 +1,7 @@
 //! [`RedisTaskStore`]: the [`TaskStore`] implementation.
 
+mod walk;
+
 use crate::error::{self, corrupt};
 use crate::keys::{Keys, Member};
 use crate::options::{MAX_RECONNECT_DELAY, RedisOptions};
@@ -23,6 +25,7 @@ use task_core::{
     create_task_state, time, validate,
 };
 use tokio::time::{Instant, sleep_until, timeout};
+use walk::Walk;
 
 /// Index entries read per round trip by purge and recovery.
 const SCAN_BATCH: usize = 500;
@@ -438,57 +441,22 @@ impl TaskStore for RedisTaskStore {
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
         scope.validate()?;
         let limit = self.config.page_limit(page.limit)?;
-        let mut start = match &page.cursor {
+        let start = match &page.cursor {
             Some(cursor) => {
                 let position = ListPosition::decode(cursor, scope)?;
                 Member::after(position.created_at_ms, &position.task_id).into_bytes()
             }
             None => b"-".to_vec(),
         };
-        let index = match scope {
-            Scope::All => self.keys.all(),
-            Scope::Owner(owner) => self.keys.owner_index(owner),
-        };
         let mut tasks: Vec<Task> = Vec::with_capacity(limit + 1);
-        let mut stale: Vec<Vec<u8>> = Vec::new();
-        // Each round reads the next index members in keyset order, then their tasks; members
-        // of expired tasks are skipped, and pruned below.
-        loop {
-            let want = limit + 1 - tasks.len();
-            let mut range = cmd("ZRANGEBYLEX");
-            range
-                .arg(&index)
-                .arg(&start)
-                .arg("+")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(want);
-            let members: Vec<Vec<u8>> = self.query(&range).await?;
-            let Some(last) = members.last() else {
-                break;
-            };
-            start = [b"(".as_slice(), last].concat();
-            let (decoded, raw): (Vec<Member>, Vec<&Vec<u8>>) = members
-                .iter()
-                .filter_map(|bytes| Member::decode(bytes).map(|m| (m, bytes)))
-                .unzip();
-            for (found, bytes) in self.resolve(scope, &decoded).await?.into_iter().zip(raw) {
-                match found {
-                    Some(task) => tasks.push(task),
-                    None => stale.push(bytes.clone()),
-                }
-            }
-            if stale.len() >= PRUNE_BATCH {
-                self.prune(&stale).await?;
-                stale.clear();
-            }
-            if members.len() < want || tasks.len() > limit {
-                break;
+        let mut walk = Walk::new(self, scope, start);
+        while tasks.len() <= limit {
+            match walk.next(limit + 1 - tasks.len()).await? {
+                Some(mut found) => tasks.append(&mut found),
+                None => break,
             }
         }
-        if !stale.is_empty() {
-            self.prune(&stale).await?;
-        }
+        walk.finish().await?;
         let next_cursor = if tasks.len() > limit {
             tasks.truncate(limit);
             tasks.last().map(|t| ListPosition::after(t).encode(scope))
@@ -622,25 +590,11 @@ impl TaskStore for RedisTaskStore {
         let change = TaskChange::fail(message);
         validate::change(&change, &self.config)?;
         let mut recovered = 0;
-        let mut start = b"-".to_vec();
-        loop {
-            let mut range = cmd("ZRANGEBYLEX");
-            range
-                .arg(self.keys.all())
-                .arg(&start)
-                .arg("+")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(SCAN_BATCH);
-            let members: Vec<Vec<u8>> = self.query(&range).await?;
-            let Some(last) = members.last() else {
-                return Ok(recovered);
-            };
-            start = [b"(".as_slice(), last].concat();
-            let decoded: Vec<Member> = members.iter().filter_map(|m| Member::decode(m)).collect();
-            let found = self.resolve(&Scope::All, &decoded).await?;
+        let all = Scope::All;
+        let mut walk = Walk::new(self, &all, b"-".to_vec());
+        while let Some(found) = walk.next(SCAN_BATCH).await? {
             // The read only picks candidates; update.lua decides, checking status and idleness.
-            for task in found.into_iter().flatten().filter(|t| !t.is_terminal()) {
+            for task in found.into_iter().filter(|t| !t.is_terminal()) {
                 match self
                     .apply(&Scope::All, &task.task_id, &change, Some(idle_ms))
                     .await
@@ -652,6 +606,8 @@ impl TaskStore for RedisTaskStore {
                 }
             }
         }
+        walk.finish().await?;
+        Ok(recovered)
     }
 }
 
