@@ -12,6 +12,7 @@
 //! | `{p}:exp` | sorted set | tasks with a ttl, scored by expiry ms |
 //! | `{p}:o:<hex owner>` | sorted set | one owner's tasks, as index members |
 //! | `{p}:oe:<hex owner>` | sorted set | one owner's tasks with a ttl, scored by expiry ms |
+//! | `{p}:sweep` | string | the sweeper's lease: which process sweeps; expires by itself |
 //!
 //! Waiters listen on the channel `{p}:ch:<hex id>`.
 
@@ -70,6 +71,11 @@ impl Keys {
     /// The expiry index of one owner's tasks with a ttl.
     pub fn owner_expiry(&self, owner: &str) -> String {
         self.named("oe:", owner)
+    }
+
+    /// The background sweeper's lease: names the process that may sweep, until it expires.
+    pub fn sweep_lease(&self) -> String {
+        format!("{}:sweep", self.tag)
     }
 
     /// The pub/sub channel that wakes a task's waiters.
@@ -191,6 +197,7 @@ mod tests {
             keys.task(odd),
             keys.all(),
             keys.expiry(),
+            keys.sweep_lease(),
             keys.owner_index(odd),
             keys.owner_expiry(odd),
             keys.channel(odd),

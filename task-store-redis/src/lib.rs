@@ -37,8 +37,11 @@
 //!   Ids and owners are hex-encoded inside key names: no id or owner can name another key.
 //! - **TTL from creation.** A task's hash gets `PEXPIREAT` creation + ttl, so Redis itself
 //!   reclaims it. Listing walks a per-owner (or store-wide) sorted set ordered by creation
-//!   time then id, with keyset cursors; it skips and prunes entries of expired tasks, as does
-//!   [`TaskStore::purge_expired`](task_core::TaskStore::purge_expired). Limits count only
+//!   time then id, with keyset cursors; it skips and prunes entries of expired tasks, as do
+//!   [`TaskStore::purge_expired`](task_core::TaskStore::purge_expired),
+//!   [`TaskStore::recover_stuck`](task_core::TaskStore::recover_stuck) (which walks the index
+//!   the same way) and a background sweeper every [`RedisOptions::sweep_interval`]: a lease
+//!   in Redis lets one of the processes sharing a store sweep at a time. Limits count only
 //!   unexpired tasks.
 //! - **Waiting without polling.** Every change `PUBLISH`es on the task's channel. A waiter
 //!   subscribes, and only once Redis has confirmed the subscription does it re-read the task,
@@ -88,6 +91,6 @@ mod subscriber;
 
 pub use error::BACKEND;
 pub use keys::{MAX_PREFIX_LEN, validate_prefix};
-pub use options::{PREFIX_PARAM, RedisOptions};
+pub use options::{PREFIX_PARAM, RedisOptions, SWEEP_PARAM};
 pub use redis;
 pub use store::RedisTaskStore;

@@ -24,9 +24,13 @@ pub(crate) static DELETE: LazyLock<Script> =
 pub(crate) static PRUNE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/prune.lua")));
 
+/// Takes or extends the background sweeper's lease (`lua/lease.lua`).
+pub(crate) static LEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/lease.lua")));
+
 /// Every script, for loading them when a store opens.
-pub(crate) fn all() -> [&'static Script; 4] {
-    [&CREATE, &UPDATE, &DELETE, &PRUNE]
+pub(crate) fn all() -> [&'static Script; 5] {
+    [&CREATE, &UPDATE, &DELETE, &PRUNE, &LEASE]
 }
 
 /// A script's `{tag, values...}` reply.

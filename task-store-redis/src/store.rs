@@ -1,5 +1,6 @@
 //! [`RedisTaskStore`]: the [`TaskStore`] implementation.
 
+mod sweeper;
 mod walk;
 
 use crate::error::{self, corrupt};
@@ -24,6 +25,7 @@ use task_core::{
     TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
     create_task_state, time, validate,
 };
+use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use walk::Walk;
 
@@ -71,7 +73,8 @@ fn install_crypto_provider() {
 /// Open it with [`RedisTaskStore::open`] (defaults, and the key prefix from the URL's
 /// `prefix` parameter) or [`RedisTaskStore::open_with`]. All callers share one multiplexed,
 /// self-reconnecting connection, and all waiters one pub/sub connection. The store must be
-/// used inside the tokio runtime that opened it.
+/// used inside the tokio runtime that opened it. Its background sweeper
+/// ([`RedisOptions::sweep_interval`]) stops when the store is dropped.
 #[derive(Debug)]
 pub struct RedisTaskStore {
     config: StoreConfig,
@@ -81,6 +84,16 @@ pub struct RedisTaskStore {
     subscriber: Subscriber,
     /// [`CHANGEABLE`] as the update script takes it: `,working,input_required,`.
     changeable: String,
+    /// The background sweeper, aborted when the store is dropped.
+    sweeper: Option<AbortHandle>,
+}
+
+impl Drop for RedisTaskStore {
+    fn drop(&mut self) {
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
+    }
 }
 
 impl RedisTaskStore {
@@ -115,16 +128,42 @@ impl RedisTaskStore {
         .await
         .map_err(|_| error::timed_out(deadline))?
         .map_err(error::backend)?;
-        let store = RedisTaskStore {
+        let mut store = RedisTaskStore::assemble(&client, connection, config, options);
+        store.load_scripts().await?;
+        if let Some(every) = store.options.sweep_interval {
+            // The sweeper works on a store of its own over the same connection, without a
+            // sweeper: it ends when this store aborts it.
+            let sweeper = RedisTaskStore::assemble(
+                &client,
+                store.connection.clone(),
+                store.config.clone(),
+                store.options.clone(),
+            );
+            store.sweeper = Some(tokio::spawn(sweeper::run(sweeper, every)).abort_handle());
+        }
+        Ok(store)
+    }
+
+    /// A store over `connection`, its subscriber not yet connected and with no sweeper.
+    fn assemble(
+        client: &redis::Client,
+        connection: ConnectionManager,
+        config: StoreConfig,
+        options: RedisOptions,
+    ) -> RedisTaskStore {
+        RedisTaskStore {
             keys: Keys::new(&options.key_prefix),
-            subscriber: Subscriber::new(client, options.connect_timeout, options.response_timeout),
+            subscriber: Subscriber::new(
+                client.clone(),
+                options.connect_timeout,
+                options.response_timeout,
+            ),
             changeable: format!(",{},", CHANGEABLE.map(TaskStatus::as_str).join(",")),
             connection,
             config,
             options,
-        };
-        store.load_scripts().await?;
-        Ok(store)
+            sweeper: None,
+        }
     }
 
     /// The options the store runs with.
@@ -281,6 +320,43 @@ impl RedisTaskStore {
         match (tag.as_str(), removed, kept) {
             ("ok", Some(removed), Some(kept)) => Ok((removed, kept + members.len() - args.len())),
             _ => Err(corrupt(format!("prune script answered {tag:?}"))),
+        }
+    }
+
+    /// Removes the index entries of tasks expired by Redis's clock, one batch after another
+    /// while `proceed` (asked before each batch) answers true; returns how many tasks left
+    /// the index.
+    async fn purge_while<F, Fut>(&self, mut proceed: F) -> Result<u64, TaskError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<bool, TaskError>>,
+    {
+        if !proceed().await? {
+            return Ok(0);
+        }
+        let now = self.server_now_ms().await?;
+        let mut purged = 0;
+        // Members judged live by the script stay in the set: skip past them.
+        let mut kept = 0;
+        loop {
+            let mut range = cmd("ZRANGEBYSCORE");
+            range
+                .arg(self.keys.expiry())
+                .arg("-inf")
+                .arg(now)
+                .arg("LIMIT")
+                .arg(kept)
+                .arg(SCAN_BATCH);
+            let members: Vec<Vec<u8>> = self.query(&range).await?;
+            if members.is_empty() {
+                return Ok(purged);
+            }
+            let (removed, live) = self.prune(&members).await?;
+            purged += removed;
+            kept += live;
+            if !proceed().await? {
+                return Ok(purged);
+            }
         }
     }
 
@@ -561,27 +637,7 @@ impl TaskStore for RedisTaskStore {
     }
 
     async fn purge_expired(&self) -> Result<u64, TaskError> {
-        let now = self.server_now_ms().await?;
-        let mut purged = 0;
-        // Members judged live by the script stay in the set: skip past them.
-        let mut kept = 0;
-        loop {
-            let mut range = cmd("ZRANGEBYSCORE");
-            range
-                .arg(self.keys.expiry())
-                .arg("-inf")
-                .arg(now)
-                .arg("LIMIT")
-                .arg(kept)
-                .arg(SCAN_BATCH);
-            let members: Vec<Vec<u8>> = self.query(&range).await?;
-            if members.is_empty() {
-                return Ok(purged);
-            }
-            let (removed, live) = self.prune(&members).await?;
-            purged += removed;
-            kept += live;
-        }
+        self.purge_while(|| async { Ok(true) }).await
     }
 
     async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {

@@ -1,12 +1,13 @@
 //! Expiry inside Redis: task hashes carry `PEXPIREAT` creation + ttl, and the index entries
-//! they leave behind are never listed and are pruned by listing and by purge.
+//! they leave behind are never listed and are pruned by listing, by purge and by the
+//! background sweeper.
 
 mod support;
 
 use std::time::Duration;
-use support::{HANG, Scratch, raw, redis_url};
+use support::{HANG, Scratch, fresh_prefix, open_at, raw, redis_url};
 use task_core::{NewTask, PageRequest, Scope, StoreConfig, TaskError, TaskStore};
-use task_store_redis::redis;
+use task_store_redis::{RedisOptions, redis};
 
 fn zcard(key: &str) -> u64 {
     redis::cmd("ZCARD")
@@ -181,4 +182,57 @@ async fn an_expired_id_reused_by_another_owner_stays_theirs() {
     assert_eq!(bob.tasks, vec![bobs.clone()]);
     let everyone = store.list(&Scope::All, PageRequest::first()).await.unwrap();
     assert_eq!(everyone.tasks, vec![bobs], "listed once");
+}
+
+/// With no listing and no purge, the background sweeper shrinks every index back once tasks
+/// expire, while three stores (as three processes would) share the prefix and sweep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_shrinks_every_index_after_expiry_without_a_listing() {
+    let base = redis_url();
+    let join = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{join}prefix={}&sweep_interval_ms=50", fresh_prefix());
+    let options = RedisOptions::from_url(&url).unwrap();
+    let store = Scratch::open_at(&url, StoreConfig::default(), options.clone()).await;
+    let _others = [
+        open_at(&url, StoreConfig::default(), options.clone()).await,
+        open_at(&url, StoreConfig::default(), options).await,
+    ];
+    let mut short = Vec::new();
+    for owner in [Some("alice"), Some("bob"), None] {
+        for _ in 0..3 {
+            let mut new = NewTask::new().with_ttl(200);
+            new.owner = owner.map(str::to_owned);
+            short.push(store.create(new).await.unwrap().task_id);
+        }
+    }
+    let keep = store
+        .create(NewTask::new().owned_by("bob").with_ttl(600_000))
+        .await
+        .unwrap();
+    let (all, expiry) = (key_of(&store, ":all"), key_of(&store, ":exp"));
+    let start = tokio::time::Instant::now();
+    while zcard(&all) > 1 {
+        assert!(
+            start.elapsed() < HANG,
+            "the expired tasks' entries were never swept: {} left",
+            zcard(&all)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(zcard(&expiry), 1, "the expiry index shrank too");
+    let alice = |key: &String| key.contains(":o:616c696365") || key.contains(":oe:616c696365");
+    assert!(!store.keys().iter().any(alice), "alice's indexes are gone");
+    assert_eq!(zcard(&key_of(&store, ":o:626f62")), 1, "bob's index");
+    assert_eq!(
+        zcard(&key_of(&store, ":oe:626f62")),
+        1,
+        "bob's expiry index"
+    );
+    assert_eq!(
+        store.purge_expired().await.unwrap(),
+        0,
+        "nothing left to purge"
+    );
+    let listed = store.list(&Scope::All, PageRequest::first()).await.unwrap();
+    assert_eq!(listed.tasks, vec![keep]);
 }

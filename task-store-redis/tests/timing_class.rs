@@ -74,7 +74,10 @@ async fn one_call(store: &RedisTaskStore, scope: &Scope, id: &str, name: &str) -
 async fn a_foreign_id_runs_the_same_commands_as_a_missing_one() {
     let server = PrivateRedis::start();
     let url = server.url();
-    let options = RedisOptions::default().with_key_prefix(fresh_prefix());
+    // No background commands during the test: the sweeper is off.
+    let options = RedisOptions::default()
+        .with_key_prefix(fresh_prefix())
+        .with_sweep_interval(None);
     let store = open_at(&url, StoreConfig::default(), options).await;
     let mut alices = Vec::new();
     for _ in 0..20 {
@@ -117,7 +120,9 @@ async fn a_foreign_id_runs_the_same_commands_as_a_missing_one() {
     let empty = open_at(
         &url,
         StoreConfig::default(),
-        RedisOptions::default().with_key_prefix(fresh_prefix()),
+        RedisOptions::default()
+            .with_key_prefix(fresh_prefix())
+            .with_sweep_interval(None),
     )
     .await;
     let (carol_cost, carol_page) = cost(&url, || async {

@@ -44,7 +44,8 @@
 //! ```
 //!
 //! With `features = ["redis"]`, many server processes share one Redis; `prefix` keeps one
-//! application's tasks apart from another's:
+//! application's tasks apart from another's, and `sweep_interval_ms` sets how often expired
+//! tasks' index entries are swept (`0`: never):
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -52,7 +53,8 @@
 //! # #[cfg(feature = "redis")] {
 //! # let server = std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
 //! # let prefix = format!("doc-{}", task_store::generate_task_id());
-//! let store = task_store::open(&format!("{server}/0?prefix={prefix}&default_ttl=60000")).await?;
+//! let url = format!("{server}/0?prefix={prefix}&default_ttl=60000&sweep_interval_ms=30000");
+//! let store = task_store::open(&url).await?;
 //! let task = store.create(task_store::NewTask::new()).await?;
 //! assert_eq!(task.ttl, Some(60_000));
 //! # store.delete(&task_store::Scope::All, &task.task_id).await?;
@@ -189,8 +191,13 @@ impl StoreBuilder {
             #[cfg(feature = "redis")]
             Backend::Redis => {
                 let mut options = RedisOptions::default();
-                if let Some(prefix) = url.take("prefix") {
-                    options = options.with_key_prefix(prefix);
+                for name in [
+                    task_store_redis::PREFIX_PARAM,
+                    task_store_redis::SWEEP_PARAM,
+                ] {
+                    if let Some(value) = url.take(name) {
+                        options.set_url_param(name, &value)?;
+                    }
                 }
                 let mut location = url.location.clone();
                 if let Some(protocol) = url.take("protocol") {

@@ -33,6 +33,7 @@ async fn no_url_error_shows_the_password() {
         format!("redis://:{PASSWORD}@127.0.0.1:6379/0?prefix=%7Bbad"),
         format!("redis://:{PASSWORD}@127.0.0.1:6379/0?colour=blue"),
         format!("redis://:{PASSWORD}@127.0.0.1:6379/0?max_ttl=soon"),
+        format!("redis://:{PASSWORD}@127.0.0.1:6379/0?sweep_interval_ms=soon"),
         format!("redis://:{PASSWORD}@127.0.0.1:6379/0?protocol=9"),
         format!("rediss://:{PASSWORD}@127.0.0.1:6379/0#other"),
         // A Redis that refuses the connection, and one that refuses the password (it has
