@@ -10,6 +10,32 @@
 //! backoff, subscribes again to every watched channel, drops the kept messages and wakes every
 //! waiter to read, since messages published meanwhile were lost. While it is down,
 //! `subscribed` answers `false` at once and waiters fall back to polling.
+//!
+//! # Why this connection is not the driver's self-reconnecting one
+//!
+//! redis-rs can also deliver messages as RESP3 pushes on a `ConnectionManager` that
+//! reconnects and subscribes again by itself (`set_automatic_resubscription`). A subscriber
+//! built on it passes the same fault tests but keeps nearly all of this code, so it is not
+//! simpler:
+//!
+//! - the driver subscribes again without saying when it is done or whether it worked (it
+//!   ignores the replies), so waiters must still subscribe again themselves, and be woken to
+//!   re-read once a call through the new connection answers, or a change published in the
+//!   gap would be missed;
+//! - one channel's subscribes and unsubscribes must still reach the server in the order they
+//!   were decided, so they still go through one task, in batches;
+//! - the driver replaces a connection only after an I/O error, so a silently dead peer (found
+//!   here by a PING that gets no answer) would leave waiters polling until the system gives
+//!   up on the socket.
+//!
+//! It also needs RESP3 on the subscriber connection. Wake-up latency
+//! (`examples/wake_latency.rs`, loopback Redis on a busy two-core machine, seven alternating
+//! runs of 1,000 or 2,000 wake-ups) was the same within noise for 32 concurrent waiters: p50
+//! 146–263 µs here against 155–235 µs with the driver's pushes, p99 0.4–10 ms against
+//! 0.6–5.9 ms, the machine's load dominating both. A single waiter's median was about 20 µs
+//! lower with the pushes (0–22 µs here, 0 µs there: the waiter usually returned before the
+//! updater had its reply), p99 82 µs–5.4 ms against 40 µs–3.1 ms. Not simpler, and faster
+//! only by microseconds for a lone waiter, it was not kept.
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
