@@ -8,8 +8,8 @@ use conformance_tests::{CaseResult, StoreFactory, Verdict, run_all, run_case};
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::{
-    Capabilities, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskPage,
-    TaskStore,
+    Capabilities, LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
+    TaskPage, TaskStore,
 };
 use task_store_memory::MemoryTaskStore;
 
@@ -29,6 +29,22 @@ enum Flaw {
     TruncatesAtNul,
     /// Answers a cursor it cannot read with the first page instead of an error.
     ForgivingCursor,
+    /// Counts finished tasks against the limits, as if they were still running.
+    CountsFinished,
+}
+
+/// How many tasks `scope` can list, finished ones included.
+async fn stored(store: &dyn TaskStore, scope: &Scope) -> Result<u64, TaskError> {
+    let mut count = 0;
+    let mut cursor = None;
+    loop {
+        let page = store.list(scope, PageRequest::after(cursor)).await?;
+        count += page.tasks.len() as u64;
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(count),
+        }
+    }
 }
 
 /// `text` up to its first NUL.
@@ -65,6 +81,21 @@ impl Delegate for Broken {
         }
         if self.flaw == Flaw::TruncatesAtNul {
             new.status_message = new.status_message.map(cut_at_nul);
+        }
+        if self.flaw == Flaw::CountsFinished {
+            let config = self.inner.config();
+            if let Some(max) = config.max_tasks
+                && stored(&self.inner, &Scope::All).await? >= max
+            {
+                let kind = LimitKind::Total;
+                return Err(TaskError::LimitExceeded { kind, max });
+            }
+            if let (Some(max), Some(owner)) = (config.max_tasks_per_owner, &new.owner)
+                && stored(&self.inner, &Scope::owner(owner.as_str())).await? >= max
+            {
+                let kind = LimitKind::PerOwner;
+                return Err(TaskError::LimitExceeded { kind, max });
+            }
         }
         self.inner.create(new).await
     }
@@ -200,6 +231,17 @@ async fn a_store_that_mangles_hostile_input_is_caught() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_whose_limits_count_finished_tasks_is_caught() {
+    let result = verdict(Flaw::CountsFinished, "limits_count_unfinished").await;
+    assert!(result.is_err(), "{result:?}");
+    // The flaw is the only difference: the cases about live limits still pass.
+    for case in ["limit_per_owner", "limit_total"] {
+        let result = verdict(Flaw::CountsFinished, case).await;
+        assert!(result.is_ok(), "{case}: {result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn undeclared_features_are_skipped_by_name() {
     let results = run_all(&factory(Flaw::DeclaresNothing)).await;
     let skipped: Vec<&str> = results
@@ -217,7 +259,8 @@ async fn undeclared_features_are_skipped_by_name() {
             "list_cursor_after_expiry",
             "limit_per_owner",
             "limit_total",
-            "limits_ignore_expired"
+            "limits_ignore_expired",
+            "limits_count_unfinished"
         ]
     );
     let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();

@@ -57,7 +57,7 @@ struct Args {
 const RECOVERED_MESSAGE: &str = "the server restarted before the task finished";
 
 /// Store settings the server applies unless the URL's query says otherwise: tasks live an hour
-/// by default and a day at most, and each owner may have 1,000 live tasks.
+/// by default and a day at most, and each owner may have 1,000 unfinished tasks.
 fn store_defaults() -> StoreConfig {
     StoreConfig::default()
         .with_default_ttl(Some(3_600_000))

@@ -19,6 +19,7 @@ store_tests!(
         plain_calls_answer_directly_and_can_be_cancelled,
         requests_before_initialize_are_refused_except_ping,
         a_second_request_with_an_id_in_flight_is_refused,
+        finished_tasks_leave_room_under_the_owner_limit,
     ]
 );
 
@@ -304,6 +305,38 @@ async fn unknown_ids_are_invalid_params(store: &TestStore) {
             "{method}"
         );
     }
+    assert!(server.close().await.success());
+}
+
+async fn finished_tasks_leave_room_under_the_owner_limit(store: &TestStore) {
+    let mut server = Server::start(&store.url_with("max_tasks_per_owner=3"), None).await;
+    // Twice the limit of tasks, each finished before the next starts.
+    for _ in 0..6 {
+        let task = server.start_task("sleep", json!({"seconds": 0})).await;
+        let id = task["taskId"].as_str().unwrap().to_owned();
+        server
+            .request("tasks/result", json!({"taskId": id}))
+            .await
+            .expect("the task completes");
+    }
+    for _ in 0..3 {
+        server.start_task("sleep", json!({"seconds": 600})).await;
+    }
+    let refused = server
+        .request(
+            "tools/call",
+            json!({"name": "sleep", "arguments": {"seconds": 0}, "task": {}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        json!({
+            "code": 429,
+            "message": "task limit exceeded: at most 3 unfinished tasks per owner",
+            "data": {"limit": "per_owner", "max": 3}
+        })
+    );
     assert!(server.close().await.success());
 }
 

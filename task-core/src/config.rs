@@ -26,9 +26,10 @@ pub struct StoreConfig {
     pub page_size: usize,
     /// Largest page a list call may ask for; larger requests are clamped.
     pub max_page_size: usize,
-    /// Maximum live tasks per owner.
+    /// Maximum unfinished (`working` or `input_required`), unexpired tasks per owner.
+    /// Finished tasks do not count: they stay readable until their ttl ends.
     pub max_tasks_per_owner: Option<u64>,
-    /// Maximum live tasks in the whole store.
+    /// Maximum unfinished, unexpired tasks in the whole store.
     pub max_tasks: Option<u64>,
     /// Largest serialised outcome, request params or status message, in bytes.
     pub max_payload_bytes: usize,

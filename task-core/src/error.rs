@@ -2,13 +2,24 @@
 
 use crate::wire::TaskStatus;
 
-/// Which task limit was hit.
+/// Which task limit was hit. Limits count unfinished tasks (`working` or `input_required`)
+/// that have not expired; finished tasks never do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimitKind {
-    /// Live tasks of one owner.
+    /// Unfinished tasks of one owner.
     PerOwner,
-    /// Live tasks in the whole store.
+    /// Unfinished tasks in the whole store.
     Total,
+}
+
+impl LimitKind {
+    /// The limit's name in JSON-RPC error data: `per_owner` or `total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::PerOwner => "per_owner",
+            LimitKind::Total => "total",
+        }
+    }
 }
 
 /// Everything that can go wrong in a task store. Match on the variants; the JSON-RPC mapping
@@ -46,8 +57,9 @@ pub enum TaskError {
     /// An argument is malformed: a bad id or owner, an oversized payload, an empty change.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// Creating the task would exceed a configured limit.
-    #[error("task limit exceeded: at most {max} live tasks {}", match .kind { LimitKind::PerOwner => "per owner", LimitKind::Total => "in the store" })]
+    /// Creating the task would exceed a configured limit of unfinished tasks. Nothing was
+    /// created; the same call can succeed once one of those tasks has ended.
+    #[error("task limit exceeded: at most {max} unfinished tasks {}", match .kind { LimitKind::PerOwner => "per owner", LimitKind::Total => "in the store" })]
     LimitExceeded {
         /// Which limit.
         kind: LimitKind,

@@ -15,6 +15,13 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// Internal error.
 pub const INTERNAL_ERROR: i64 = -32603;
+/// A task limit was reached: the request was valid, but the server starts no further task
+/// for this requestor (or at all) until one of its unfinished tasks ends. The server is not
+/// broken, so this is not [`INTERNAL_ERROR`]. MCP 2026-07-28 reserves -32020 to -32099 for
+/// its own codes and asks for any other code to lie outside JSON-RPC's reserved range
+/// (-32768 to -32000); 429 mirrors HTTP's Too Many Requests. `data` is
+/// `{"limit": "per_owner" | "total", "max": <the limit>}`.
+pub const LIMIT_EXCEEDED: i64 = 429;
 
 /// A JSON-RPC error object `{code, message, data?}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,7 +74,11 @@ impl From<&TaskError> for ErrorData {
             | TaskError::AlreadyExists { .. }
             | TaskError::InvalidInput(_) => ErrorData::new(INVALID_PARAMS, error.to_string()),
             TaskError::InvalidCursor => ErrorData::new(INVALID_PARAMS, "Invalid cursor"),
-            TaskError::LimitExceeded { .. } => ErrorData::new(INTERNAL_ERROR, error.to_string()),
+            TaskError::LimitExceeded { kind, max } => ErrorData {
+                code: LIMIT_EXCEEDED,
+                message: error.to_string(),
+                data: Some(json!({ "limit": kind.as_str(), "max": max })),
+            },
             TaskError::Backend { retryable, .. } => ErrorData {
                 code: INTERNAL_ERROR,
                 message: "Task storage failed".into(),
@@ -113,13 +124,31 @@ mod tests {
                     kind: LimitKind::Total,
                     max: 1,
                 },
-                INTERNAL_ERROR,
+                LIMIT_EXCEEDED,
             ),
             (TaskError::backend("x", true, "down"), INTERNAL_ERROR),
         ];
         for (error, code) in cases {
             assert_eq!(ErrorData::from(&error).code, code, "{error}");
         }
+    }
+
+    #[test]
+    fn a_limit_is_no_internal_error_and_says_which() {
+        let error = TaskError::LimitExceeded {
+            kind: LimitKind::PerOwner,
+            max: 3,
+        };
+        assert_eq!(
+            serde_json::to_value(ErrorData::from(&error)).unwrap(),
+            json!({
+                "code": 429,
+                "message": "task limit exceeded: at most 3 unfinished tasks per owner",
+                "data": {"limit": "per_owner", "max": 3}
+            })
+        );
+        // Outside JSON-RPC's reserved range, which MCP partly claims for its own codes.
+        assert!(!(-32768..=-32000).contains(&LIMIT_EXCEEDED));
     }
 
     #[test]

@@ -63,6 +63,11 @@ struct State {
     by_owner: FastMap<Arc<str>, BTreeSet<Key>>,
     /// Tasks with a ttl, soonest expiry first.
     expiry: ExpiryQueue,
+    /// Unfinished tasks (`working` or `input_required`): what `max_tasks` counts.
+    unfinished: u64,
+    /// Each owner's unfinished tasks: what `max_tasks_per_owner` counts. Owners with none
+    /// have no entry.
+    unfinished_by_owner: FastMap<Arc<str>, u64>,
 }
 
 #[derive(Debug)]
@@ -186,7 +191,31 @@ impl State {
         if let Some(all) = &mut self.all {
             all.insert(key);
         }
+        if !entry.record.task.is_terminal() {
+            self.started(entry.owner.as_ref());
+        }
         self.tasks.insert(TaskKey::new(&id), entry);
+    }
+
+    /// Counts a new unfinished task of `owner`.
+    fn started(&mut self, owner: Option<&Arc<str>>) {
+        self.unfinished += 1;
+        if let Some(owner) = owner {
+            *self.unfinished_by_owner.entry(owner.clone()).or_default() += 1;
+        }
+    }
+
+    /// Stops counting an unfinished task of `owner`: it ended or is gone.
+    fn ended(&mut self, owner: Option<&Arc<str>>) {
+        self.unfinished = self.unfinished.saturating_sub(1);
+        if let Some(owner) = owner
+            && let Some(count) = self.unfinished_by_owner.get_mut(owner)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.unfinished_by_owner.remove(owner);
+            }
+        }
     }
 
     fn remove(&mut self, task_id: &str) -> Option<Entry> {
@@ -202,6 +231,9 @@ impl State {
             if keys.is_empty() {
                 self.by_owner.remove(owner);
             }
+        }
+        if !entry.record.task.is_terminal() {
+            self.ended(entry.owner.as_ref());
         }
         if entry.expires_ms.is_some() {
             let tasks = &self.tasks;
@@ -230,9 +262,11 @@ impl State {
         removed
     }
 
+    /// Refuses a new task of `owner` when it would exceed a limit. Only unfinished tasks
+    /// count; the caller has swept expired ones first.
     fn check_limits(&self, config: &StoreConfig, owner: Option<&str>) -> Result<(), TaskError> {
         if let Some(max) = config.max_tasks
-            && self.tasks.len() as u64 >= max
+            && self.unfinished >= max
         {
             return Err(TaskError::LimitExceeded {
                 kind: LimitKind::Total,
@@ -240,8 +274,8 @@ impl State {
             });
         }
         if let (Some(max), Some(owner)) = (config.max_tasks_per_owner, owner) {
-            let live = self.by_owner.get(owner).map_or(0, BTreeSet::len);
-            if live as u64 >= max {
+            let unfinished = self.unfinished_by_owner.get(owner).copied().unwrap_or(0);
+            if unfinished >= max {
                 return Err(TaskError::LimitExceeded {
                     kind: LimitKind::PerOwner,
                     max,
@@ -360,7 +394,13 @@ impl TaskStore for MemoryTaskStore {
         change.check(task_id, entry.record.task.status)?;
         change.apply(&mut entry.record, time::from_millis(now.ms()))?;
         entry.wake();
-        Ok(entry.task(task_id))
+        let task = entry.task(task_id);
+        // Only an unfinished task passes the check above; a terminal one now has ended.
+        if task.is_terminal() {
+            let owner = entry.owner.clone();
+            state.ended(owner.as_ref());
+        }
+        Ok(task)
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
@@ -485,7 +525,7 @@ impl TaskStore for MemoryTaskStore {
             .and_then(|age| now.checked_sub_signed(age))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut state = self.write();
-        let mut recovered = 0;
+        let mut ended = Vec::new();
         for entry in state.tasks.values_mut() {
             let task = &entry.record.task;
             if task.is_terminal()
@@ -499,9 +539,12 @@ impl TaskStore for MemoryTaskStore {
                 .is_ok()
             {
                 entry.wake();
-                recovered += 1;
+                ended.push(entry.owner.clone());
             }
         }
-        Ok(recovered)
+        for owner in &ended {
+            state.ended(owner.as_ref());
+        }
+        Ok(ended.len() as u64)
     }
 }

@@ -13,6 +13,8 @@
 //! | `{p}:o:<hex owner>` | sorted set | one owner's tasks, as index members |
 //! | `{p}:oe:<hex owner>` | sorted set | one owner's tasks with a ttl, scored by expiry ms |
 //! | `{p}:sweep` | string | the sweeper's lease: which process sweeps; expires by itself |
+//! | `{p}:un` | sorted set | unfinished tasks, scored by expiry ms (`+inf` for none) |
+//! | `{p}:uo` | sorted set | unfinished owned tasks, as `<hex owner>:<hex expiry>` + member |
 //!
 //! Waiters listen on the channel `{p}:ch:<hex id>`.
 
@@ -63,6 +65,16 @@ impl Keys {
         format!("{}:exp", self.tag)
     }
 
+    /// The unfinished tasks, which `max_tasks` counts.
+    pub fn unfinished(&self) -> String {
+        format!("{}:un", self.tag)
+    }
+
+    /// The unfinished tasks by owner, which `max_tasks_per_owner` counts.
+    pub fn unfinished_by_owner(&self) -> String {
+        format!("{}:uo", self.tag)
+    }
+
     /// The index of one owner's tasks.
     pub fn owner_index(&self, owner: &str) -> String {
         self.named("o:", owner)
@@ -89,9 +101,16 @@ impl Keys {
     }
 
     /// The keys a create or delete of a task with `owner` touches: the task, the two global
-    /// indexes, then the owner's two indexes if it has an owner.
+    /// indexes, the two sets of unfinished tasks, then the owner's two indexes if it has an
+    /// owner.
     pub fn task_and_indexes(&self, task_id: &str, owner: Option<&str>) -> Vec<String> {
-        let mut keys = vec![self.task(task_id), self.all(), self.expiry()];
+        let mut keys = vec![
+            self.task(task_id),
+            self.all(),
+            self.expiry(),
+            self.unfinished(),
+            self.unfinished_by_owner(),
+        ];
         if let Some(owner) = owner {
             keys.push(self.owner_index(owner));
             keys.push(self.owner_expiry(owner));
@@ -104,11 +123,22 @@ impl Keys {
         key.push_str(&self.tag);
         key.push(':');
         key.push_str(kind);
-        for byte in name.bytes() {
-            key.push(char::from(HEX[usize::from(byte >> 4)]));
-            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
+        push_hex(&mut key, name);
         key
+    }
+}
+
+/// `name` as lowercase hex, two digits per byte: how key names and the scripts spell owners.
+pub(crate) fn hex(name: &str) -> String {
+    let mut text = String::with_capacity(2 * name.len());
+    push_hex(&mut text, name);
+    text
+}
+
+fn push_hex(text: &mut String, name: &str) {
+    for byte in name.bytes() {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
 }
 
@@ -198,6 +228,8 @@ mod tests {
             keys.all(),
             keys.expiry(),
             keys.sweep_lease(),
+            keys.unfinished(),
+            keys.unfinished_by_owner(),
             keys.owner_index(odd),
             keys.owner_expiry(odd),
             keys.channel(odd),

@@ -42,7 +42,7 @@
 //!   [`TaskStore::recover_stuck`](task_core::TaskStore::recover_stuck) (which walks the index
 //!   the same way) and a background sweeper every [`RedisOptions::sweep_interval`]: a lease
 //!   in Redis lets one of the processes sharing a store sweep at a time. Limits count only
-//!   unexpired tasks.
+//!   unfinished, unexpired tasks, kept in two sorted sets that a task leaves when it ends.
 //! - **Waiting without polling.** Every change `PUBLISH`es on the task's channel. A waiter
 //!   subscribes, and only once Redis has confirmed the subscription does it re-read the task,
 //!   so no wake-up is lost. A status change publishes the changed task itself, so a woken

@@ -4,7 +4,7 @@ mod sweeper;
 mod walk;
 
 use crate::error::{self, corrupt};
-use crate::keys::{Keys, Member};
+use crate::keys::{self, Keys, Member};
 use crate::options::{MAX_RECONNECT_DELAY, RedisOptions};
 use crate::record::{self, TASK_FIELDS};
 use crate::scripts;
@@ -244,7 +244,11 @@ impl RedisTaskStore {
             .unwrap_or_default();
         let idle = idle_ms.map(|ms| ms.to_string()).unwrap_or_default();
         let message = change.status_message.as_deref().unwrap_or_default();
-        let keys = [self.keys.task(task_id)];
+        let keys = [
+            self.keys.task(task_id),
+            self.keys.unfinished(),
+            self.keys.unfinished_by_owner(),
+        ];
         let channel = self.keys.channel(task_id);
         let args: [&[u8]; 9] = [
             scope.owner_name().unwrap_or_default().as_bytes(),
@@ -291,7 +295,12 @@ impl RedisTaskStore {
     /// Runs prune.lua over index members, which re-checks each; returns how many tasks left
     /// the index and how many members were still live.
     async fn prune(&self, members: &[Vec<u8>]) -> Result<(u64, usize), TaskError> {
-        let mut keys = vec![self.keys.all(), self.keys.expiry()];
+        let mut keys = vec![
+            self.keys.all(),
+            self.keys.expiry(),
+            self.keys.unfinished(),
+            self.keys.unfinished_by_owner(),
+        ];
         let mut args: Vec<&[u8]> = Vec::with_capacity(members.len());
         for bytes in members {
             // Members this crate did not write cannot name their keys: leave them.
@@ -428,6 +437,7 @@ impl TaskStore for RedisTaskStore {
             number_arg(self.config.max_tasks),
             number_arg(self.config.max_tasks_per_owner),
             Member::tail(task_id, owner),
+            owner.map(keys::hex).unwrap_or_default(),
         ];
         let fields = record::fields(&record)?;
         let mut args: Vec<&[u8]> = head.iter().map(|a| a.as_bytes()).collect();

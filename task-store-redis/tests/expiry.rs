@@ -136,10 +136,13 @@ async fn purge_prunes_every_index_and_counts_once() {
     assert_eq!(store.purge_expired().await.unwrap(), 0);
     let mut keys = store.keys();
     keys.sort();
-    // Left: bob's live task with its index and expiry entries, and the store-wide ones.
-    assert_eq!(keys.len(), 5, "{keys:#?}");
+    // Left: bob's live task with its index and expiry entries, and the store-wide ones, the
+    // two sets of unfinished tasks among them.
+    assert_eq!(keys.len(), 7, "{keys:#?}");
     assert_eq!(zcard(&key_of(&store, ":all")), 1);
     assert_eq!(zcard(&key_of(&store, ":exp")), 1);
+    assert_eq!(zcard(&key_of(&store, ":un")), 1, "unfinished");
+    assert_eq!(zcard(&key_of(&store, ":uo")), 1, "unfinished by owner");
     let listed = store.list(&Scope::All, PageRequest::first()).await.unwrap();
     assert_eq!(listed.tasks, vec![keep]);
 }

@@ -64,13 +64,13 @@ async fn odd_ids_and_owners_stay_in_their_own_keys() {
         }
     }
     // Every key sits under the prefix's tag; per task: its hash, its owner's index and expiry
-    // sets; plus the store-wide index and expiry sets.
+    // sets; plus the store-wide index and expiry sets and the two sets of unfinished tasks.
     let keys = store.keys();
     for key in &keys {
         assert!(key.starts_with(&format!("{{{prefix}}}:")), "{key}");
         assert_eq!(hash_tag(key), Some(prefix.as_str()), "{key}");
     }
-    assert_eq!(keys.len(), 3 * NAMES.len() + 2, "{keys:#?}");
+    assert_eq!(keys.len(), 3 * NAMES.len() + 4, "{keys:#?}");
     assert_eq!(keys.iter().collect::<HashSet<_>>().len(), keys.len());
 
     // Changing or deleting one task leaves every other untouched.
@@ -90,7 +90,7 @@ async fn odd_ids_and_owners_stay_in_their_own_keys() {
             task.task_id
         );
     }
-    assert_eq!(store.keys().len(), 3 * (NAMES.len() - 1) + 2);
+    assert_eq!(store.keys().len(), 3 * (NAMES.len() - 1) + 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,8 +200,9 @@ fn named_keys(name: &str, args: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
             Some(args.get(2..2 + count)?.to_vec())
         }
         "hmget" | "hgetall" | "hget" | "hset" | "del" | "exists" | "pexpireat" | "zadd"
-        | "zrem" | "zcard" | "zcount" | "zrangebylex" | "zrangebyscore" | "zrange" | "publish"
-        | "subscribe" | "unsubscribe" => Some(vec![args.first()?.clone()]),
+        | "zrem" | "zcard" | "zcount" | "zrangebylex" | "zrangebyscore" | "zrange" | "zscore"
+        | "zlexcount" | "zremrangebylex" | "zremrangebyscore" | "publish" | "subscribe"
+        | "unsubscribe" => Some(vec![args.first()?.clone()]),
         "time" | "script" | "ping" | "client" | "hello" | "select" | "echo" | "info" => {
             Some(Vec::new())
         }

@@ -256,8 +256,11 @@ impl SqliteTaskStore {
         if exists {
             return Err(duplicate());
         }
+        let (working, input_required) = sql::changeable();
         if let Some(max) = config.max_tasks {
             let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_TOTAL)
+                .bind(working)
+                .bind(input_required)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await
@@ -270,6 +273,8 @@ impl SqliteTaskStore {
         if let Some((max, owner)) = per_owner {
             let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_OWNER)
                 .bind(owner)
+                .bind(working)
+                .bind(input_required)
                 .bind(now)
                 .bind(to_i64(max))
                 .fetch_one(&mut *tx)

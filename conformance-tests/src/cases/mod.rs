@@ -91,6 +91,7 @@ macro_rules! for_each_case {
             limits::limit_per_owner,
             limits::limit_total,
             limits::limits_ignore_expired,
+            limits::limits_count_unfinished,
             ids::id_validation,
             ids::odd_ids_verbatim,
             ids::duplicate_id,

@@ -1,13 +1,15 @@
--- Deletes a task with its index and expiry entries in one step, and wakes its waiters.
+-- Deletes a task with its index, expiry and unfinished entries in one step, and wakes its
+-- waiters.
 --
--- KEYS: 1 task hash, 2 all-tasks index, 3 all-tasks expiry,
---       4 owner index, 5 owner expiry (both only for an owned task)
+-- KEYS: 1 task hash, 2 all-tasks index, 3 all-tasks expiry, 4 unfinished tasks,
+--       5 unfinished tasks by owner, 6 owner index, 7 owner expiry (both only for an owned
+--       task)
 -- ARGV: 1 the caller's owner, or '' for trusted access, 2 wake-up channel,
 --       3 the owner the caller built KEYS for, or '' for none
 -- Returns 1 when deleted, 0 when no visible task exists, -1 when the task's owner is not the
 -- one KEYS were built for (the id was reused meanwhile: read it again and retry).
 
-local f = redis.call('HMGET', KEYS[1], 'id', 'c', 'own')
+local f = redis.call('HMGET', KEYS[1], 'id', 'c', 'own', 'exp')
 if not f[1] or (ARGV[1] ~= '' and f[3] ~= ARGV[1]) then
   return 0
 end
@@ -21,9 +23,13 @@ local member = string.format('%016x', tonumber(f[2])) .. f[1] .. '\0' .. owner
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], member)
 redis.call('ZREM', KEYS[3], member)
-if KEYS[4] then
-  redis.call('ZREM', KEYS[4], member)
-  redis.call('ZREM', KEYS[5], member)
+redis.call('ZREM', KEYS[4], member)
+if KEYS[6] then
+  redis.call('ZREM', KEYS[6], member)
+  redis.call('ZREM', KEYS[7], member)
+  local expiry = f[4] and string.format('%016x', tonumber(f[4])) or 'ffffffffffffffff'
+  local hex = string.gsub(owner, '.', function(c) return string.format('%02x', string.byte(c)) end)
+  redis.call('ZREM', KEYS[5], hex .. ':' .. expiry .. member)
 end
 redis.call('PUBLISH', ARGV[2], 'deleted')
 return 1

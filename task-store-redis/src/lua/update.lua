@@ -3,7 +3,7 @@
 -- in record::TASK_FIELDS order up to the owner, as a JSON array with false for a missing
 -- field, so that they need not read it back.
 --
--- KEYS: 1 task hash
+-- KEYS: 1 task hash, 2 unfinished tasks, 3 unfinished tasks by owner (see create.lua)
 -- ARGV: 1 the caller's owner, or '' for trusted access, 2 wake-up channel,
 --       3 statuses a task may change from, each followed and preceded by a comma,
 --       4 new status or '',
@@ -12,7 +12,7 @@
 -- Returns {'ok', status, message, createdMs, updatedMs, ttl, pollInterval}
 --       | {'missing'} | {'transition', status} | {'fresh'}
 
-local f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi')
+local f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'id', 'exp')
 local status = f[1]
 if not status or (ARGV[1] ~= '' and f[2] ~= ARGV[1]) then
   return {'missing'}
@@ -52,6 +52,17 @@ if ARGV[8] == '1' then
   fields[#fields + 1] = '1'
 end
 redis.call('HSET', KEYS[1], unpack(fields))
+-- Only a changeable status gets here: a task that takes a terminal one has ended, and no
+-- longer counts against the limits.
+if not string.find(ARGV[3], ',' .. status .. ',', 1, true) then
+  local member = string.format('%016x', tonumber(f[5])) .. f[8] .. '\0' .. (f[2] or '')
+  redis.call('ZREM', KEYS[2], member)
+  if f[2] then
+    local expiry = f[9] and string.format('%016x', tonumber(f[9])) or 'ffffffffffffffff'
+    local hex = string.gsub(f[2], '.', function(c) return string.format('%02x', string.byte(c)) end)
+    redis.call('ZREM', KEYS[3], hex .. ':' .. expiry .. member)
+  end
+end
 redis.call('PUBLISH', ARGV[2],
   cjson.encode({status, message or false, f[5], stamp, f[6] or false, f[7] or false, f[2] or false}))
 

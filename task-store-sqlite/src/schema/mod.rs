@@ -17,16 +17,22 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, oldest first. Append new ones; never edit a released one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("0001_tasks.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("0001_tasks.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("0002_unfinished.sql"),
+    },
+];
 
 /// `PRAGMA application_id` of a task store: "MCPT".
 pub(crate) const APPLICATION_ID: i64 = 0x4d43_5054;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
@@ -113,29 +119,56 @@ mod tests {
         migrate(&mut conn, MIGRATIONS).await.unwrap();
         assert_eq!(user_version(&mut conn).await, SCHEMA_VERSION);
 
-        // A later release adds a column: only that step runs on a version-1 file.
+        // A later release adds a column: only that step runs on a file of this version.
+        let newer = SCHEMA_VERSION + 1;
         let next = Migration {
-            version: 2,
+            version: newer,
             sql: "ALTER TABLE tasks ADD COLUMN note TEXT",
         };
-        let two = [MIGRATIONS[0], next];
-        migrate(&mut conn, &two).await.unwrap();
-        assert_eq!(user_version(&mut conn).await, 2);
-        migrate(&mut conn, &two).await.unwrap(); // nothing left to do
+        let later: Vec<Migration> = MIGRATIONS.iter().copied().chain([next]).collect();
+        migrate(&mut conn, &later).await.unwrap();
+        assert_eq!(user_version(&mut conn).await, newer);
+        migrate(&mut conn, &later).await.unwrap(); // nothing left to do
         let notes: i64 = sqlx::query_scalar("SELECT count(note) FROM tasks")
             .fetch_one(&mut conn)
             .await
             .unwrap();
         assert_eq!(notes, 0);
 
-        // This build knows version 1 only: the version-2 file is refused and left alone.
+        // This build knows versions up to SCHEMA_VERSION: the newer file is refused and left
+        // alone.
         let error = migrate(&mut conn, MIGRATIONS).await.unwrap_err();
         let text = error.to_string();
         assert!(
-            text.contains("version 2") && text.contains("version 1"),
+            text.contains(&format!("version {newer}"))
+                && text.contains(&format!("version {SCHEMA_VERSION}")),
             "{text}"
         );
-        assert_eq!(user_version(&mut conn).await, 2);
+        assert_eq!(user_version(&mut conn).await, newer);
+    }
+
+    #[tokio::test]
+    async fn a_version_1_file_gets_the_status_index_and_keeps_its_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = fresh_file(&dir).await;
+        migrate(&mut conn, &MIGRATIONS[..1]).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO tasks (task_id, status, created_at, last_updated_at, revision) \
+             VALUES ('t', 'working', 1, 1, '2025-11-25')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrate(&mut conn, MIGRATIONS).await.unwrap();
+        assert_eq!(user_version(&mut conn).await, SCHEMA_VERSION);
+        let (tasks, indexes): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM tasks), \
+             (SELECT count(*) FROM sqlite_schema WHERE name = 'tasks_by_status')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!((tasks, indexes), (1, 1));
     }
 
     #[tokio::test]

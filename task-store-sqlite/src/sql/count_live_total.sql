@@ -1,3 +1,6 @@
--- Live tasks: every row less the expired ones not yet swept (a range scan on the expiry index).
-SELECT (SELECT count(*) FROM tasks)
-     - (SELECT count(*) FROM tasks WHERE expires_at <= ?1)
+-- Unfinished tasks (?1, ?2: status::CHANGEABLE) that have not expired at ?3. Finished tasks
+-- do not count against a limit.
+SELECT count(*)
+FROM tasks
+WHERE status IN (?1, ?2)
+  AND (expires_at IS NULL OR expires_at > ?3)

@@ -184,17 +184,19 @@ mod plans {
             owner,
             "SEARCH tasks USING INDEX tasks_by_owner (owner=? AND (created_at,task_id)>(?,?))"
         );
-        let count = plan(&mut conn, COUNT_LIVE_OWNER, 3).await;
-        assert!(
-            count.contains("SEARCH tasks USING INDEX tasks_by_owner (owner=?)"),
-            "{count}"
-        );
+        let count = plan(&mut conn, COUNT_LIVE_OWNER, 5).await;
+        let unfinished = "SEARCH tasks USING COVERING INDEX tasks_by_status (status=? AND owner=?)";
+        assert!(count.contains(unfinished), "{count}");
+        assert!(!count.contains("SCAN tasks"), "{count}");
         let expiry = "SEARCH tasks USING COVERING INDEX tasks_by_expiry (expires_at<?)";
         let purge = plan(&mut conn, PURGE_BATCH, 2).await;
         assert!(purge.contains(expiry), "{purge}");
         assert!(!purge.contains("SCAN tasks"), "{purge}");
-        let total = plan(&mut conn, COUNT_LIVE_TOTAL, 1).await;
-        assert!(total.contains(expiry), "{total}");
+        let total = plan(&mut conn, COUNT_LIVE_TOTAL, 3).await;
+        assert_eq!(
+            total,
+            "SEARCH tasks USING COVERING INDEX tasks_by_status (status=?)"
+        );
         let exists = plan(&mut conn, EXISTS_LIVE, 2).await;
         assert!(exists.contains(by_id), "{exists}");
         let versions = plan(&mut conn, VERSIONS, 1).await;
