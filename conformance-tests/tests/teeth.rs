@@ -31,6 +31,10 @@ enum Flaw {
     ForgivingCursor,
     /// Counts finished tasks against the limits, as if they were still running.
     CountsFinished,
+    /// Refuses a repeated create of a taken id, even one the same create made.
+    RefusesRepeats,
+    /// Answers a create of a taken id with the task holding it, whoever asked for what.
+    AnswersAnyHolder,
 }
 
 /// How many tasks `scope` can list, finished ones included.
@@ -81,6 +85,18 @@ impl Delegate for Broken {
         }
         if self.flaw == Flaw::TruncatesAtNul {
             new.status_message = new.status_message.map(cut_at_nul);
+        }
+        if let Some(id) = &new.task_id
+            && let Ok(held) = self.inner.get(&Scope::All, id).await
+        {
+            match self.flaw {
+                Flaw::RefusesRepeats => {
+                    let task_id = held.task_id;
+                    return Err(TaskError::AlreadyExists { task_id });
+                }
+                Flaw::AnswersAnyHolder => return Ok(held),
+                _ => {}
+            }
         }
         if self.flaw == Flaw::CountsFinished {
             let config = self.inner.config();
@@ -238,6 +254,19 @@ async fn a_store_whose_limits_count_finished_tasks_is_caught() {
     for case in ["limit_per_owner", "limit_total"] {
         let result = verdict(Flaw::CountsFinished, case).await;
         assert!(result.is_ok(), "{case}: {result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_whose_repeated_creates_are_wrong_is_caught() {
+    let result = verdict(Flaw::RefusesRepeats, "create_repeat_is_idempotent").await;
+    assert!(result.is_err(), "a repeat was refused: {result:?}");
+    for case in ["create_repeat_is_idempotent", "duplicate_id"] {
+        let result = verdict(Flaw::AnswersAnyHolder, case).await;
+        assert!(
+            result.is_err(),
+            "{case} let a stranger get the task: {result:?}"
+        );
     }
 }
 

@@ -22,6 +22,53 @@ impl LimitKind {
     }
 }
 
+/// What repeating a call that failed with [`TaskError::Backend`] can do.
+///
+/// ```
+/// use task_core::{NewTask, Retry, TaskError, TaskStore};
+/// # async fn demo(store: &dyn TaskStore) -> Result<(), TaskError> {
+/// // A caller-supplied id makes a repeated create safe whatever happened to the first one.
+/// let new = NewTask::new().with_id("job-42").owned_by("alice");
+/// let task = match store.create(new.clone()).await {
+///     Err(error) if error.retry() != Retry::Never => store.create(new).await?,
+///     other => other?,
+/// };
+/// # let _ = task; Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Retry {
+    /// The call changed nothing: the backend refused it (busy, read-only, loading) or never
+    /// received it (a refused connection). The same call may succeed later, and repeating it
+    /// is safe whatever it does.
+    Safe,
+    /// The call may or may not have taken effect: no answer came in time, or the connection
+    /// was lost after the call was sent. Repeating a read is safe. Repeating a change is safe
+    /// when the change is idempotent: a create with a caller-supplied id (a repeat answers the
+    /// task the first call made, see [`crate::TaskStore::create`]), a delete, or a change to a
+    /// terminal status (a repeat after the first landed is refused with
+    /// [`TaskError::InvalidTransition`]). Anything else may apply twice: read the task first.
+    OutcomeUnknown,
+    /// Repeating the call fails the same way (corrupt data, a closed store, a bad schema).
+    Never,
+}
+
+impl Retry {
+    /// The name in JSON-RPC error data: `safe`, `outcome_unknown` or `never`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retry::Safe => "safe",
+            Retry::OutcomeUnknown => "outcome_unknown",
+            Retry::Never => "never",
+        }
+    }
+}
+
+impl std::fmt::Display for Retry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything that can go wrong in a task store. Match on the variants; the JSON-RPC mapping
 /// lives in [`crate::jsonrpc`].
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +118,10 @@ pub enum TaskError {
     Backend {
         /// The backend's name, such as `sqlite`.
         backend: &'static str,
-        /// Whether retrying the same call may succeed (busy, timeout, connection lost).
-        retryable: bool,
+        /// What repeating the call can do: [`Retry::Safe`] when it changed nothing,
+        /// [`Retry::OutcomeUnknown`] when it may have taken effect (a timeout, a connection
+        /// lost mid-call), [`Retry::Never`] when it cannot succeed.
+        retry: Retry,
         /// The underlying error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -83,12 +132,12 @@ impl TaskError {
     /// A backend error.
     pub fn backend(
         backend: &'static str,
-        retryable: bool,
+        retry: Retry,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         TaskError::Backend {
             backend,
-            retryable,
+            retry,
             source: source.into(),
         }
     }
@@ -100,15 +149,26 @@ impl TaskError {
         }
     }
 
-    /// Whether retrying the same call may succeed.
+    /// What repeating the call can do; [`Retry::Never`] for every error but
+    /// [`TaskError::Backend`], since those describe the request or the task, not a passing
+    /// failure.
+    pub fn retry(&self) -> Retry {
+        match self {
+            TaskError::Backend { retry, .. } => *retry,
+            _ => Retry::Never,
+        }
+    }
+
+    /// Whether repeating the same call may succeed: [`Retry::Safe`] or
+    /// [`Retry::OutcomeUnknown`]. For a change that is not idempotent, check
+    /// [`TaskError::is_safe_to_retry`] instead, or read the task first.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            TaskError::Backend {
-                retryable: true,
-                ..
-            }
-        )
+        self.retry() != Retry::Never
+    }
+
+    /// Whether the call changed nothing, so repeating it is safe whatever it does.
+    pub fn is_safe_to_retry(&self) -> bool {
+        self.retry() == Retry::Safe
     }
 }
 

@@ -74,6 +74,31 @@ pub fn create_task_state(new: NewTask, config: &StoreConfig) -> Result<TaskRecor
     })
 }
 
+/// What a create answers when its id is taken by a live task: that task, as it is now, when
+/// the same create made it (see [`TaskRecord::is_same_create`]), so that repeating a create
+/// whose outcome is unknown never makes a second task; [`TaskError::AlreadyExists`] otherwise.
+/// Every store answers a taken id through this.
+///
+/// ```
+/// use task_core::{NewTask, StoreConfig, TaskError, create_task_state, repeated_create};
+/// let config = StoreConfig::default();
+/// let new = NewTask::new().with_id("job-1").owned_by("alice");
+/// let stored = create_task_state(new.clone(), &config).unwrap();
+/// let again = create_task_state(new, &config).unwrap();
+/// assert_eq!(repeated_create(&stored, &again).unwrap(), stored.task);
+/// let other = create_task_state(NewTask::new().with_id("job-1").owned_by("bob"), &config).unwrap();
+/// assert!(matches!(repeated_create(&stored, &other), Err(TaskError::AlreadyExists { .. })));
+/// ```
+pub fn repeated_create(existing: &TaskRecord, new: &TaskRecord) -> Result<Task, TaskError> {
+    if existing.is_same_create(new) {
+        Ok(existing.task.clone())
+    } else {
+        Err(TaskError::AlreadyExists {
+            task_id: new.task.task_id.clone(),
+        })
+    }
+}
+
 /// Cancels a task the spec's way: a missing, foreign or expired task gives
 /// [`TaskError::NotFound`], a terminal one [`TaskError::InvalidTransition`] (both -32602).
 /// The check and the write are one atomic step inside the store.

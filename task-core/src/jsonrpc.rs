@@ -1,6 +1,6 @@
 //! JSON-RPC error objects and the one mapping from [`TaskError`] to them.
 
-use crate::error::TaskError;
+use crate::error::{Retry, TaskError};
 use crate::wire::TaskStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -79,10 +79,13 @@ impl From<&TaskError> for ErrorData {
                 message: error.to_string(),
                 data: Some(json!({ "limit": kind.as_str(), "max": max })),
             },
-            TaskError::Backend { retryable, .. } => ErrorData {
+            TaskError::Backend { retry, .. } => ErrorData {
                 code: INTERNAL_ERROR,
                 message: "Task storage failed".into(),
-                data: Some(json!({ "retryable": retryable })),
+                data: Some(json!({
+                    "retryable": *retry != Retry::Never,
+                    "outcomeUnknown": *retry == Retry::OutcomeUnknown,
+                })),
             },
         }
     }
@@ -126,7 +129,7 @@ mod tests {
                 },
                 LIMIT_EXCEEDED,
             ),
-            (TaskError::backend("x", true, "down"), INTERNAL_ERROR),
+            (TaskError::backend("x", Retry::Safe, "down"), INTERNAL_ERROR),
         ];
         for (error, code) in cases {
             assert_eq!(ErrorData::from(&error).code, code, "{error}");
@@ -183,10 +186,23 @@ mod tests {
 
     #[test]
     fn backend_errors_do_not_leak_their_source() {
-        let data = ErrorData::from(&TaskError::backend("redis", true, "secret host name"));
+        let data = ErrorData::from(&TaskError::backend(
+            "redis",
+            Retry::OutcomeUnknown,
+            "secret host name",
+        ));
         assert_eq!(
             serde_json::to_value(&data).unwrap(),
-            json!({"code": -32603, "message": "Task storage failed", "data": {"retryable": true}})
+            json!({
+                "code": -32603,
+                "message": "Task storage failed",
+                "data": {"retryable": true, "outcomeUnknown": true}
+            })
+        );
+        let data = ErrorData::from(&TaskError::backend("sqlite", Retry::Safe, "busy"));
+        assert_eq!(
+            data.data,
+            Some(json!({"retryable": true, "outcomeUnknown": false}))
         );
     }
 }

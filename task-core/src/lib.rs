@@ -29,9 +29,10 @@ pub mod wire;
 pub use config::StoreConfig;
 pub use context::{TaskContext, task_execution};
 pub use cursor::ListPosition;
-pub use error::{LimitKind, TaskError, TaskResult};
+pub use error::{LimitKind, Retry, TaskError, TaskResult};
 pub use helpers::{
-    cancel_task, create_task_state, generate_task_id, poll_until_terminal, wait_for_result,
+    cancel_task, create_task_state, generate_task_id, poll_until_terminal, repeated_create,
+    wait_for_result,
 };
 pub use jsonrpc::ErrorData;
 pub use record::{NewTask, OriginRequest, ProtocolRevision, TaskOutcome, TaskRecord};

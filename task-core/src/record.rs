@@ -139,6 +139,20 @@ impl NewTask {
     }
 }
 
+impl TaskRecord {
+    /// Whether `other`, a record fresh from [`crate::create_task_state`], asks for the task
+    /// this record holds: the same id, owner, protocol revision, original request and
+    /// requested ttl. The initial status message and poll interval are not compared: they
+    /// describe the task's progress, not what it does.
+    pub fn is_same_create(&self, other: &TaskRecord) -> bool {
+        self.task.task_id == other.task.task_id
+            && self.owner == other.owner
+            && self.revision == other.revision
+            && self.request == other.request
+            && self.requested_ttl == other.requested_ttl
+    }
+}
+
 /// One task as the store holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskRecord {

@@ -152,8 +152,14 @@ pub trait TaskStore: Send + Sync + Debug + 'static {
         Capabilities::ALL
     }
 
-    /// Creates a task in `working`. A caller-supplied id that exists already gives
-    /// [`TaskError::AlreadyExists`]. The task is durable when this returns.
+    /// Creates a task in `working`. The task is durable when this returns.
+    ///
+    /// A caller-supplied id makes the call idempotent: when a live task already holds the id
+    /// and the same create made it (same owner, revision, request and requested ttl, see
+    /// [`TaskRecord::is_same_create`]), the call answers that task as it now is and creates
+    /// nothing, so a create repeated after [`crate::Retry::OutcomeUnknown`] never makes two
+    /// tasks. Any other holder of the id gives [`TaskError::AlreadyExists`]. A repeat is
+    /// answered before the limits are checked: it starts no task.
     async fn create(&self, new: NewTask) -> Result<Task, TaskError>;
 
     /// Reads a task.

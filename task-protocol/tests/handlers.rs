@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use task_core::jsonrpc::{ErrorData, INTERNAL_ERROR, INVALID_PARAMS};
 use task_core::{
-    NewTask, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome, TaskStatus, TaskStore,
-    TaskStoreExt,
+    NewTask, Retry, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome, TaskStatus,
+    TaskStore, TaskStoreExt,
 };
 use task_protocol::handle;
 use task_store_memory::MemoryTaskStore;
@@ -333,7 +333,11 @@ impl Delegate for Unreachable {
 
     fn before(&self, _call: &'static str) -> Result<(), TaskError> {
         if self.down.load(Ordering::SeqCst) {
-            Err(TaskError::backend("test", true, "connection refused"))
+            Err(TaskError::backend(
+                "test",
+                Retry::Safe,
+                "connection refused",
+            ))
         } else {
             Ok(())
         }
@@ -356,7 +360,10 @@ async fn storage_failures_are_internal_errors() {
     ] {
         let error = call(&store, &alice(), method, params).await.unwrap_err();
         assert_eq!(error.code, INTERNAL_ERROR, "{method}");
-        assert_eq!(error.data, Some(json!({"retryable": true})));
+        assert_eq!(
+            error.data,
+            Some(json!({"retryable": true, "outcomeUnknown": false}))
+        );
     }
     store.down.store(false, Ordering::SeqCst);
     assert_eq!(

@@ -7,7 +7,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::{
-    NewTask, Scope, StoreConfig, TaskError, TaskStore, TaskStoreExt, task_execution,
+    NewTask, Retry, Scope, StoreConfig, TaskError, TaskStore, TaskStoreExt, task_execution,
     wait_for_result,
 };
 use task_store_memory::MemoryTaskStore;
@@ -98,12 +98,12 @@ async fn main() -> Result<(), TaskError> {
     for handle in [worker, failing, cancellable] {
         handle
             .await
-            .map_err(|e| TaskError::backend("example", false, e))??;
+            .map_err(|e| TaskError::backend("example", Retry::Never, e))??;
     }
     for watcher in watchers {
         watcher
             .await
-            .map_err(|e| TaskError::backend("example", false, e))??;
+            .map_err(|e| TaskError::backend("example", Retry::Never, e))??;
     }
     for task in [&report, &broken, &endless] {
         let (task, outcome) =

@@ -37,8 +37,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use task_core::{
     Capabilities, LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task,
-    TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStore, create_task_state, time,
-    validate,
+    TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStore, create_task_state,
+    repeated_create, time, validate,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -333,21 +333,19 @@ impl TaskStore for MemoryTaskStore {
 
     async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
         let mut record = create_task_state(new, &self.config)?;
+        let id: Arc<str> = Arc::from(record.task.task_id.as_str());
+        let mut state = self.write();
+        state.sweep(record.task.created_at.timestamp_millis());
+        if let Some(existing) = state.tasks.get(&*id) {
+            return repeated_create(&existing.record(), &record);
+        }
+        state.check_limits(&self.config, record.owner.as_deref())?;
         // The answer takes the id; the stored record keeps none (see `Entry::record`).
         let task_id = std::mem::take(&mut record.task.task_id);
         let task = Task {
             task_id,
             ..record.task.clone()
         };
-        let id: Arc<str> = Arc::from(task.task_id.as_str());
-        let mut state = self.write();
-        state.sweep(task.created_at.timestamp_millis());
-        if state.tasks.contains_key(&*id) {
-            return Err(TaskError::AlreadyExists {
-                task_id: task.task_id,
-            });
-        }
-        state.check_limits(&self.config, record.owner.as_deref())?;
         state.insert(id, record);
         Ok(task)
     }

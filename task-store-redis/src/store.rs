@@ -21,14 +21,16 @@ use std::time::Duration;
 use task_core::redact::redact_url;
 use task_core::status::CHANGEABLE;
 use task_core::{
-    Capabilities, LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task,
+    Capabilities, LimitKind, ListPosition, NewTask, PageRequest, Retry, Scope, StoreConfig, Task,
     TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
-    create_task_state, time, validate,
+    create_task_state, repeated_create, time, validate,
 };
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use walk::Walk;
 
+/// Tries of a create whose id keeps changing hands between the script and the read.
+const CREATE_ATTEMPTS: usize = 3;
 /// Index entries read per round trip by purge and recovery.
 const SCAN_BATCH: usize = 500;
 /// Stale index entries collected by a listing before it prunes them.
@@ -445,29 +447,39 @@ impl TaskStore for RedisTaskStore {
             args.push(name.as_bytes());
             args.push(value.as_bytes());
         }
-        let (tag, values) = scripts::tagged(self.invoke(&scripts::CREATE, &keys, &args).await?)?;
-        match tag.as_str() {
-            "ok" => {
-                let created = values.first().map(record::number).transpose()?.flatten();
-                let created = created.ok_or_else(|| corrupt("create reply without a time"))?;
-                let mut task = record.task;
-                task.created_at = time::from_millis(created);
-                task.last_updated_at = task.created_at;
-                Ok(task)
-            }
-            "exists" => Err(TaskError::AlreadyExists {
-                task_id: task_id.to_owned(),
-            }),
-            "limit_total" => Err(TaskError::LimitExceeded {
-                kind: LimitKind::Total,
-                max: self.config.max_tasks.unwrap_or_default(),
-            }),
-            "limit_owner" => Err(TaskError::LimitExceeded {
-                kind: LimitKind::PerOwner,
-                max: self.config.max_tasks_per_owner.unwrap_or_default(),
-            }),
-            other => Err(corrupt(format!("create script answered {other:?}"))),
+        for attempt in 1..=CREATE_ATTEMPTS {
+            let reply = self.invoke(&scripts::CREATE, &keys, &args).await?;
+            let (tag, values) = scripts::tagged(reply)?;
+            return match tag.as_str() {
+                "ok" => {
+                    let created = values.first().map(record::number).transpose()?.flatten();
+                    let created = created.ok_or_else(|| corrupt("create reply without a time"))?;
+                    let mut task = record.task.clone();
+                    task.created_at = time::from_millis(created);
+                    task.last_updated_at = task.created_at;
+                    Ok(task)
+                }
+                "exists" => match self.get_record(&Scope::All, task_id).await {
+                    Ok(existing) => repeated_create(&existing, &record),
+                    // Gone since (deleted, or expired by Redis's clock): the id is free again.
+                    Err(TaskError::NotFound { .. }) if attempt < CREATE_ATTEMPTS => continue,
+                    Err(TaskError::NotFound { .. }) => break,
+                    Err(other) => Err(other),
+                },
+                "limit_total" => Err(TaskError::LimitExceeded {
+                    kind: LimitKind::Total,
+                    max: self.config.max_tasks.unwrap_or_default(),
+                }),
+                "limit_owner" => Err(TaskError::LimitExceeded {
+                    kind: LimitKind::PerOwner,
+                    max: self.config.max_tasks_per_owner.unwrap_or_default(),
+                }),
+                other => Err(corrupt(format!("create script answered {other:?}"))),
+            };
         }
+        Err(TaskError::AlreadyExists {
+            task_id: task_id.to_owned(),
+        })
     }
 
     async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
@@ -581,7 +593,7 @@ impl TaskStore for RedisTaskStore {
         }
         Err(TaskError::backend(
             error::BACKEND,
-            true,
+            Retry::Safe,
             format!("task {task_id:?} changed owner during every delete attempt"),
         ))
     }

@@ -2,10 +2,12 @@
 //!
 //! Every failure reaches callers as [`TaskError::Backend`] with backend `"sqlite"` and a
 //! [`SqliteError`] as its source (reach it with `std::error::Error::source` and `downcast_ref`).
-//! `retryable` is true for a busy or locked database (`SQLITE_BUSY`, `SQLITE_LOCKED`), I/O
-//! errors (`SQLITE_IOERR`, `SQLITE_PROTOCOL`, lost connections) and pool timeouts.
+//! Its [`Retry`] is [`Retry::Safe`] for a busy or locked database (`SQLITE_BUSY`,
+//! `SQLITE_LOCKED`) and a pool timeout, which ran nothing, and [`Retry::OutcomeUnknown`] for
+//! I/O errors (`SQLITE_IOERR`, `SQLITE_PROTOCOL`, a lost worker), after which a commit may or
+//! may not have reached the file.
 
-use task_core::TaskError;
+use task_core::{Retry, TaskError};
 
 /// The backend name in [`TaskError::Backend`].
 pub const BACKEND: &str = "sqlite";
@@ -53,18 +55,23 @@ pub enum SqliteError {
 }
 
 impl SqliteError {
-    /// Whether retrying the same call may succeed.
-    pub fn is_retryable(&self) -> bool {
+    /// What repeating the call can do.
+    pub fn retry(&self) -> Retry {
         match self {
-            SqliteError::Driver(error) => retryable(error),
-            _ => false,
+            SqliteError::Driver(error) => retry(error),
+            _ => Retry::Never,
         }
+    }
+
+    /// Whether repeating the call may succeed ([`Retry::Safe`] or [`Retry::OutcomeUnknown`]).
+    pub fn is_retryable(&self) -> bool {
+        self.retry() != Retry::Never
     }
 }
 
 impl From<SqliteError> for TaskError {
     fn from(error: SqliteError) -> Self {
-        TaskError::backend(BACKEND, error.is_retryable(), error)
+        TaskError::backend(BACKEND, error.retry(), error)
     }
 }
 
@@ -74,14 +81,16 @@ fn primary_code(error: &sqlx::Error) -> Option<i32> {
     code.parse::<i32>().ok().map(|extended| extended & 0xff)
 }
 
-fn retryable(error: &sqlx::Error) -> bool {
+fn retry(error: &sqlx::Error) -> Retry {
     match error {
-        sqlx::Error::Database(_) => matches!(
-            primary_code(error),
-            Some(SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_PROTOCOL)
-        ),
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
-        _ => false,
+        sqlx::Error::Database(_) => match primary_code(error) {
+            Some(SQLITE_BUSY | SQLITE_LOCKED) => Retry::Safe,
+            Some(SQLITE_IOERR | SQLITE_PROTOCOL) => Retry::OutcomeUnknown,
+            _ => Retry::Never,
+        },
+        sqlx::Error::PoolTimedOut => Retry::Safe,
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => Retry::OutcomeUnknown,
+        _ => Retry::Never,
     }
 }
 
@@ -112,7 +121,13 @@ mod tests {
     fn io_and_pool_errors_are_retryable_and_closed_pools_not() {
         let io = driver(sqlx::Error::Io(io::Error::other("disk went away")));
         assert!(io.is_retryable());
+        assert_eq!(
+            io.retry(),
+            Retry::OutcomeUnknown,
+            "a commit may have landed"
+        );
         assert!(driver(sqlx::Error::PoolTimedOut).is_retryable());
+        assert_eq!(driver(sqlx::Error::PoolTimedOut).retry(), Retry::Safe);
         assert!(!driver(sqlx::Error::PoolClosed).is_retryable());
         assert!(!driver(sqlx::Error::RowNotFound).is_retryable());
         let schema: TaskError = SqliteError::SchemaTooNew {

@@ -76,7 +76,8 @@
 //! through sqlx's connect options ([`SqliteTaskStore::connect_options`]). The schema comes from
 //! embedded, versioned migrations run when a store opens; a file from a newer release, a
 //! foreign database and a file that is not a database are refused with a [`SqliteError`].
-//! Busy, locked and I/O failures are retryable ([`task_core::TaskError::is_retryable`]).
+//! Busy and locked files and pool timeouts ran nothing ([`task_core::Retry::Safe`]); after an
+//! I/O failure a commit may or may not have landed ([`task_core::Retry::OutcomeUnknown`]).
 #![warn(missing_docs)]
 
 pub mod error;

@@ -14,13 +14,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_core::{
     LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
-    TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore, create_task_state, time, validate,
+    TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore, create_task_state, repeated_create,
+    time, validate,
 };
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// Expired rows deleted per statement by a purge.
 const PURGE_BATCH: i64 = 1_000;
+/// Tries of a create whose id keeps changing hands between the insert and the read.
+const CREATE_ATTEMPTS: usize = 3;
 
 /// A [`TaskStore`] in a SQLite file (or a private in-memory database).
 ///
@@ -207,8 +210,9 @@ impl SqliteTaskStore {
     }
 
     /// Stores a new record; in a `BEGIN IMMEDIATE` transaction with the duplicate and limit
-    /// checks when limits apply, else as the single upsert statement.
-    async fn insert(&self, record: &TaskRecord) -> Result<(), TaskError> {
+    /// checks when limits apply, else as the single upsert statement. `false` when a live
+    /// task holds the id, in which case nothing was written.
+    async fn insert(&self, record: &TaskRecord) -> Result<bool, TaskError> {
         let config = &self.inner.config;
         let task = &record.task;
         let now = task.created_at.timestamp_millis();
@@ -229,17 +233,10 @@ impl SqliteTaskStore {
             .bind(record.revision.as_str())
             .bind(request)
             .bind(input_requests);
-        let duplicate = || TaskError::AlreadyExists {
-            task_id: task.task_id.clone(),
-        };
         let per_owner = config.max_tasks_per_owner.zip(record.owner.as_deref());
         if config.max_tasks.is_none() && per_owner.is_none() {
             let done = insert.execute(&self.inner.writer).await.map_err(driver)?;
-            return if done.rows_affected() == 1 {
-                Ok(())
-            } else {
-                Err(duplicate())
-            };
+            return Ok(done.rows_affected() == 1);
         }
         let mut tx = self
             .inner
@@ -254,7 +251,7 @@ impl SqliteTaskStore {
             .await
             .map_err(driver)?;
         if exists {
-            return Err(duplicate());
+            return Ok(false);
         }
         let (working, input_required) = sql::changeable();
         if let Some(max) = config.max_tasks {
@@ -287,9 +284,10 @@ impl SqliteTaskStore {
         }
         let done = insert.execute(&mut *tx).await.map_err(driver)?;
         if done.rows_affected() != 1 {
-            return Err(duplicate());
+            return Ok(false);
         }
-        tx.commit().await.map_err(driver)
+        tx.commit().await.map_err(driver)?;
+        Ok(true)
     }
 
     /// Explains a compare-and-set that matched no row. The decision was atomic; this only
@@ -357,8 +355,22 @@ impl TaskStore for SqliteTaskStore {
 
     async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
         let record = create_task_state(new, &self.inner.config)?;
-        self.insert(&record).await?;
-        Ok(record.task)
+        let task_id = record.task.task_id.as_str();
+        // A task that held the id and is gone by the time it is read (deleted or expired
+        // meanwhile) leaves the id free: try again.
+        for _ in 0..CREATE_ATTEMPTS {
+            if self.insert(&record).await? {
+                return Ok(record.task);
+            }
+            match self.get_record(&Scope::All, task_id).await {
+                Ok(existing) => return repeated_create(&existing, &record),
+                Err(TaskError::NotFound { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(TaskError::AlreadyExists {
+            task_id: task_id.to_owned(),
+        })
     }
 
     async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {

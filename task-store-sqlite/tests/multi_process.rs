@@ -81,8 +81,10 @@ async fn creator(store: &SqliteTaskStore) -> Result<(), TaskError> {
     child::hear();
     child::say("GOING");
     for i in 0..CREATES {
+        // Another request than the parent's for the same id: not a repeat, so one must lose.
         let new = NewTask::new()
             .with_id(format!("dup-{i}"))
+            .with_request("tools/call", json!({ "by": "child" }))
             .with_message("child");
         match store.create(new).await {
             Ok(_) => child::say(format!("CREATED dup-{i}")),
@@ -207,6 +209,7 @@ async fn creates_across_processes_keep_ids_unique_and_limits_exact() {
     for i in 0..CREATES {
         let new = NewTask::new()
             .with_id(format!("dup-{i}"))
+            .with_request("tools/call", json!({ "by": "parent" }))
             .with_message("parent");
         match store.create(new).await {
             Ok(_) => parent_created.push(true),

@@ -6,7 +6,7 @@ use common::{TempStore, url};
 use sqlx::{ConnectOptions, Connection};
 use std::error::Error as _;
 use std::time::Duration;
-use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStore, TaskStoreExt};
+use task_core::{NewTask, Retry, Scope, StoreConfig, TaskError, TaskStore, TaskStoreExt};
 use task_store_sqlite::{SCHEMA_VERSION, SqliteError, SqliteOptions, SqliteTaskStore};
 
 /// The [`SqliteError`] inside a backend error, with its retryable flag.
@@ -14,10 +14,10 @@ fn sqlite_error(error: &TaskError) -> (&SqliteError, bool) {
     match error {
         TaskError::Backend {
             backend: "sqlite",
-            retryable,
+            retry,
             source,
         } => match source.downcast_ref::<SqliteError>() {
-            Some(inner) => (inner, *retryable),
+            Some(inner) => (inner, *retry != Retry::Never),
             None => panic!("a backend error without a SqliteError source: {error}"),
         },
         other => panic!("expected a sqlite backend error, got {other:?}"),
@@ -242,7 +242,11 @@ async fn a_busy_file_gives_a_retryable_error_and_changes_nothing() {
     ];
     for attempt in attempts {
         let error = attempt.unwrap_err();
-        assert!(error.is_retryable(), "{error}");
+        assert_eq!(
+            error.retry(),
+            Retry::Safe,
+            "a busy file ran nothing: {error}"
+        );
         let (inner, _) = sqlite_error(&error);
         assert!(matches!(inner, SqliteError::Driver(_)), "{inner:?}");
         let code = inner

@@ -33,7 +33,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), task_store::TaskError> {
 //! # #[cfg(feature = "sqlite")] {
-//! # let dir = tempfile::tempdir().map_err(|e| task_store::TaskError::backend("doc", false, e))?;
+//! # let dir = tempfile::tempdir().map_err(|e| task_store::TaskError::backend("doc", task_store::Retry::Never, e))?;
 //! # let path = dir.path().join("tasks.db");
 //! let url = format!("sqlite://{}?synchronous=full&max_ttl=86400000", path.display());
 //! let store = task_store::open(&url).await?;

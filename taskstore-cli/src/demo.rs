@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use task_store::url::redact_url;
 use task_store::{
-    NewTask, Scope, TaskError, TaskStatus, TaskStore, TaskStoreExt, generate_task_id,
+    NewTask, Retry, Scope, TaskError, TaskStatus, TaskStore, TaskStoreExt, generate_task_id,
     task_execution,
 };
 use tokio::sync::Semaphore;
@@ -66,7 +66,7 @@ pub async fn run(
             .clone()
             .acquire_owned()
             .await
-            .map_err(|e| TaskError::backend("demo", false, e))?;
+            .map_err(|e| TaskError::backend("demo", Retry::Never, e))?;
         let (store, owner, bar) = (store.clone(), owner.clone(), bar.clone());
         running.spawn(async move {
             let id = run_one(store, &owner, index).await;
@@ -77,7 +77,7 @@ pub async fn run(
     }
     let mut ids = Vec::with_capacity(tasks);
     while let Some(joined) = running.join_next().await {
-        ids.push(joined.map_err(|e| TaskError::backend("demo", false, e))??);
+        ids.push(joined.map_err(|e| TaskError::backend("demo", Retry::Never, e))??);
     }
     let elapsed = started.elapsed();
     bar.finish_and_clear();
@@ -177,7 +177,7 @@ async fn run_one(
     }
     worker
         .await
-        .map_err(|e| TaskError::backend("demo", false, e))??;
+        .map_err(|e| TaskError::backend("demo", Retry::Never, e))??;
     Ok(id)
 }
 

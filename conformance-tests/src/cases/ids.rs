@@ -115,7 +115,7 @@ pub async fn duplicate_id(factory: &dyn StoreFactory) -> CaseResult {
     Ok(Verdict::Passed)
 }
 
-/// Eight concurrent creates of one id: exactly one succeeds.
+/// Eight concurrent creates of one id, each for a different request: exactly one succeeds.
 pub async fn duplicate_id_race(factory: &dyn StoreFactory) -> CaseResult {
     let store = default_store(factory).await;
     for round in 0..20 {
@@ -130,6 +130,7 @@ pub async fn duplicate_id_race(factory: &dyn StoreFactory) -> CaseResult {
                     .create(
                         NewTask::new()
                             .with_id(id)
+                            .with_request("tools/call", serde_json::json!({ "worker": worker }))
                             .with_message(format!("w{worker}")),
                     )
                     .await
@@ -151,6 +152,153 @@ pub async fn duplicate_id_race(factory: &dyn StoreFactory) -> CaseResult {
             "round {round}: the winner's task is stored"
         );
     }
+    Ok(Verdict::Passed)
+}
+
+/// A create repeated with the same caller-supplied id, owner and request (after an error
+/// whose outcome was unknown, say) answers the task the first one made, as it now is, and
+/// creates nothing; the same id for another owner or another request is still refused.
+pub async fn create_repeat_is_idempotent(factory: &dyn StoreFactory) -> CaseResult {
+    let config = StoreConfig::default().with_max_tasks_per_owner(Some(2));
+    let store = open_store(factory, config).await;
+    let request = serde_json::json!({ "name": "sleep", "arguments": { "seconds": 1 } });
+    let new = NewTask::new()
+        .with_id("job-1")
+        .owned_by("alice")
+        .with_ttl(600_000)
+        .with_request("tools/call", request.clone())
+        .with_message("queued");
+    let first = step!(store.create(new.clone()).await);
+    let again = step!(store.create(new.clone()).await);
+    ensure_eq!(again, first, "the repeat answers the first task");
+    let alice = Scope::owner("alice");
+    ensure_eq!(
+        step!(list_all(store.as_ref(), &alice, None).await).len(),
+        1,
+        "alice's tasks after the repeat"
+    );
+
+    // The task moves on; a late repeat answers it as it now is, and changes nothing.
+    step!(
+        store
+            .update(&alice, "job-1", change_to(TaskStatus::InputRequired, "x"))
+            .await
+    );
+    let before = step!(store.get_record(&alice, "job-1").await);
+    let late = step!(store.create(new.clone()).await);
+    ensure_eq!(late, before.task, "a late repeat answers the task as it is");
+    ensure_eq!(
+        step!(store.get_record(&alice, "job-1").await),
+        before,
+        "the late repeat changed nothing"
+    );
+
+    // A repeat starts no task, so it is answered even at the limit.
+    step!(store.create(NewTask::new().owned_by("alice")).await);
+    if store.capabilities().limits {
+        ensure_err!(
+            store.create(NewTask::new().owned_by("alice")).await,
+            TaskError::LimitExceeded { .. },
+            "a third unfinished task of alice"
+        );
+    }
+    ensure_eq!(
+        step!(store.create(new.clone()).await),
+        before.task,
+        "a repeat at the limit"
+    );
+
+    // Anything that makes it another create is refused.
+    let others = [
+        ("another owner", new.clone().owned_by("bob")),
+        (
+            "no owner",
+            NewTask {
+                owner: None,
+                ..new.clone()
+            },
+        ),
+        (
+            "other params",
+            new.clone()
+                .with_request("tools/call", serde_json::json!({ "name": "sleep" })),
+        ),
+        (
+            "another method",
+            new.clone()
+                .with_request("sampling/createMessage", request.clone()),
+        ),
+        ("another ttl", new.clone().with_ttl(1_000)),
+        (
+            "another revision",
+            new.clone()
+                .with_revision(task_core::ProtocolRevision::V2026_07_28),
+        ),
+    ];
+    for (what, other) in others {
+        ensure_err!(
+            store.create(other).await,
+            TaskError::AlreadyExists { .. },
+            "the same id with {what}"
+        );
+    }
+    ensure_eq!(
+        step!(store.get_record(&alice, "job-1").await),
+        before,
+        "refused creates changed nothing"
+    );
+
+    // Once finished, it is still answered; once deleted, the id is free for a new task.
+    step!(
+        store
+            .update(&alice, "job-1", change_to(TaskStatus::Completed, "done"))
+            .await
+    );
+    let done = step!(store.create(new.clone()).await);
+    ensure_eq!(done.status, TaskStatus::Completed, "a repeat after the end");
+    ensure!(step!(store.delete(&alice, "job-1").await), "delete");
+    let fresh = step!(store.create(new).await);
+    ensure_eq!(
+        fresh.status,
+        TaskStatus::Working,
+        "a new task under the freed id"
+    );
+    Ok(Verdict::Passed)
+}
+
+/// Eight concurrent identical creates of one id: all of them answer the one task that exists.
+pub async fn create_repeat_race(factory: &dyn StoreFactory) -> CaseResult {
+    let store = default_store(factory).await;
+    for round in 0..20 {
+        let id = format!("same-{round}");
+        let barrier = Arc::new(Barrier::new(8));
+        let mut handles = Vec::new();
+        for _ in 0..8 {
+            let (store, id, barrier) = (store.clone(), id.clone(), barrier.clone());
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let new = NewTask::new()
+                    .with_id(id)
+                    .owned_by("alice")
+                    .with_request("tools/call", serde_json::json!({ "round": round }));
+                store.create(new).await
+            }));
+        }
+        let mut answers = Vec::new();
+        for handle in handles {
+            answers.push(step!(step!(handle.await)));
+        }
+        let stored = step!(store.get(&Scope::All, &id).await);
+        for answer in &answers {
+            ensure_eq!(
+                answer,
+                &stored,
+                "round {round}: every create answers the task"
+            );
+        }
+    }
+    let stored = step!(list_all(store.as_ref(), &Scope::All, None).await);
+    ensure_eq!(stored.len(), 20, "one task per id");
     Ok(Verdict::Passed)
 }
 

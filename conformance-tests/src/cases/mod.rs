@@ -96,6 +96,8 @@ macro_rules! for_each_case {
             ids::odd_ids_verbatim,
             ids::duplicate_id,
             ids::duplicate_id_race,
+            ids::create_repeat_is_idempotent,
+            ids::create_repeat_race,
             ids::generated_ids_unique,
             concurrency::concurrent_workers,
             concurrency::concurrent_message_updates,
