@@ -45,7 +45,8 @@
 //!   Writes by another store or process on the same file wake them within
 //!   [`SqliteOptions::watch_interval`] (default 100 ms, plus the time of one small query): one
 //!   poller per store checks `PRAGMA data_version` each interval and, only when the file
-//!   changed, reads the versions of the watched tasks in one statement.
+//!   changed, reads the versions of the watched tasks in one statement. A version the store
+//!   wrote itself wakes nobody a second time.
 //! - **Indexes.** get and every change are primary-key lookups, O(log n); list is a keyset range
 //!   scan on `(owner, created_at, task_id)` or `(created_at, task_id)`; expiry is a range scan
 //!   on `expires_at`; the limits count unfinished tasks in `(status, owner, expires_at)`, never

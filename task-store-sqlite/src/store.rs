@@ -478,7 +478,7 @@ impl TaskStore for SqliteTaskStore {
             .map_err(driver)?;
         let deleted = done.rows_affected() > 0;
         if deleted {
-            self.inner.waiters.wake(task_id);
+            self.inner.waiters.wake_deleted(task_id);
         }
         Ok(deleted)
     }
@@ -563,8 +563,13 @@ impl TaskStore for SqliteTaskStore {
             .await
             .map_err(driver)?;
         for row in &rows {
-            if let Ok(id) = sqlx::Row::try_get::<&str, _>(row, 0) {
-                self.inner.waiters.wake(id);
+            match sql::task_and_owner(row) {
+                Ok((task, owner)) => self.inner.waiters.wake_with(&task, owner),
+                Err(_) => {
+                    if let Ok(id) = sqlx::Row::try_get::<&str, _>(row, 0) {
+                        self.inner.waiters.wake(id);
+                    }
+                }
             }
         }
         Ok(rows.len() as u64)

@@ -10,6 +10,11 @@
 //! wakes each task whose version differs from the one it saw last, or that it sees for the
 //! first time. Any commit after a waiter registered therefore wakes it by the next tick.
 //!
+//! `data_version` changes for this store's own commits too, since the poller reads on a
+//! connection of its own. A version the store itself wrote (or a deletion it made) already
+//! woke the waiters when the write returned, so the poller records it without waking them a
+//! second time.
+//!
 //! A write through this store also leaves the task it returned with the watch, so the waiters
 //! it wakes can return that instead of reading the task back: under load the read-back, not
 //! the signal, is what a woken waiter waits for.
@@ -44,6 +49,9 @@ struct Watch {
     /// The task and its owner as this store's newest write left them; dropped when the task
     /// changes in a way this store did not see written.
     written: Option<(Task, Option<String>)>,
+    /// The version this store's newest write left, `Some(None)` for a deletion: the poller
+    /// does not wake anyone for it again. `None` when unknown.
+    local: Option<Option<i64>>,
 }
 
 /// Registration of one waiter; dropping it unregisters.
@@ -100,6 +108,7 @@ impl Waiters {
             waiters: 0,
             polled: None,
             written: None,
+            local: None,
         });
         watch.waiters += 1;
         WatchGuard {
@@ -113,6 +122,16 @@ impl Waiters {
     pub(crate) fn wake(&self, task_id: &str) {
         if let Some(watch) = self.lock().get_mut(task_id) {
             watch.written = None;
+            watch.local = None;
+            watch.notify.notify_waiters();
+        }
+    }
+
+    /// Wakes the waiters of a task this store just deleted.
+    pub(crate) fn wake_deleted(&self, task_id: &str) {
+        if let Some(watch) = self.lock().get_mut(task_id) {
+            watch.written = None;
+            watch.local = Some(None);
             watch.notify.notify_waiters();
         }
     }
@@ -126,6 +145,7 @@ impl Waiters {
                 .as_ref()
                 .is_none_or(|(kept, _)| kept.last_updated_at < task.last_updated_at);
             if newer {
+                watch.local = Some(Some(task.last_updated_at.timestamp_millis()));
                 watch.written = Some((task.clone(), owner));
             }
             watch.notify.notify_waiters();
@@ -140,7 +160,9 @@ impl Waiters {
         self.lock().is_empty()
     }
 
-    /// Records the version the poller read and wakes the task's waiters if it is news.
+    /// Records the version the poller read and wakes the task's waiters if it is news: a
+    /// version it has not seen, and not one this store's own write left (that write woke
+    /// them already).
     fn observe(&self, task_id: &str, version: Option<i64>) {
         if let Some(watch) = self.lock().get_mut(task_id)
             && watch.polled != Some(version)
@@ -150,7 +172,10 @@ impl Waiters {
             if written.map(|(task, _)| task.last_updated_at.timestamp_millis()) != version {
                 watch.written = None;
             }
-            watch.notify.notify_waiters();
+            if watch.local != Some(version) {
+                watch.local = None;
+                watch.notify.notify_waiters();
+            }
         }
     }
 }
@@ -304,6 +329,56 @@ mod tests {
         expired.ttl = Some(1);
         waiters.wake_with(&expired, Some("alice".into()));
         assert_eq!(guard.written(&alice, at(5)), None, "expired");
+    }
+
+    #[test]
+    fn the_poller_leaves_this_stores_own_writes_alone() {
+        let waiters = Arc::new(Waiters::default());
+        let guard = waiters.watch("t");
+        let armed = || {
+            let mut notified = Box::pin(guard.notify().notified());
+            notified.as_mut().enable();
+            notified
+        };
+        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        let task = |ms| Task {
+            task_id: "t".into(),
+            status: task_core::TaskStatus::Working,
+            status_message: None,
+            created_at: at(1),
+            last_updated_at: at(ms),
+            ttl: None,
+            poll_interval: None,
+        };
+        waiters.observe("t", Some(1));
+        let mut written = armed();
+        waiters.wake_with(&task(10), None);
+        assert!(is_ready(written.as_mut()), "the write wakes");
+        let mut polled = armed();
+        waiters.observe("t", Some(10));
+        assert!(
+            !is_ready(polled.as_mut()),
+            "the poller sees the store's own write: no second wake"
+        );
+        assert_eq!(guard.written(&Scope::All, at(5)), Some(task(10)));
+        waiters.observe("t", Some(11));
+        assert!(is_ready(polled.as_mut()), "a foreign write wakes");
+
+        let mut deleted = armed();
+        waiters.wake_deleted("t");
+        assert!(is_ready(deleted.as_mut()), "the deletion wakes");
+        let mut polled = armed();
+        waiters.observe("t", None);
+        assert!(!is_ready(polled.as_mut()), "and only once");
+
+        // A plain wake says nothing of the version: the poller's next news wakes again.
+        waiters.wake("t");
+        let mut recreated = armed();
+        waiters.observe("t", Some(20));
+        assert!(
+            is_ready(recreated.as_mut()),
+            "a foreign write after a plain wake"
+        );
     }
 
     /// Whether the future is ready when polled once.

@@ -1,4 +1,5 @@
--- Fails every live, non-terminal task (?1, ?2: status::CHANGEABLE) last updated before ?3.
+-- Fails every live, non-terminal task (?1, ?2: status::CHANGEABLE) last updated before ?3,
+-- and returns each as update.sql does, so that its waiters get the failed task.
 UPDATE tasks SET
     status = ?4,
     status_message = ?5,
@@ -7,4 +8,4 @@ UPDATE tasks SET
 WHERE status IN (?1, ?2)
   AND last_updated_at < ?3
   AND (expires_at IS NULL OR expires_at > ?7)
-RETURNING task_id
+RETURNING task_id, status, status_message, created_at, last_updated_at, ttl, poll_interval, owner
