@@ -33,6 +33,8 @@
 //!   (<changeable statuses>) RETURNING …`: status, message, outcome and `lastUpdatedAt` change
 //!   together or not at all, and of racing changes (cancel against complete, say) exactly one
 //!   wins, whether they come from one store, two stores or two processes on the same file.
+//!   The statement runs in a `BEGIN IMMEDIATE` transaction that commits only once the task it
+//!   returns has been read, so a call never reports failure for a change that landed.
 //!   A create is one upsert statement, or with limits a `BEGIN IMMEDIATE` transaction that
 //!   checks the id and the limits and inserts. Nothing reads and then writes in a deferred
 //!   transaction.

@@ -402,10 +402,16 @@ impl TaskStore for SqliteTaskStore {
         validate::change(&change, &self.inner.config)?;
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
         let (working, input_required) = sql::changeable();
-        // fetch_all, not fetch_optional: an `UPDATE … RETURNING` commits only when it runs to
-        // the end, and sqlx's fetch_optional stops after the row and ignores the error of that
-        // commit (launchbadge/sqlx#3430), so a write that failed (a full disk, say) would be
-        // acknowledged.
+        // The change commits only once the task it returns has been read: a row that cannot
+        // be read rolls it back, so no call reports failure for a change that landed. (Inside
+        // the transaction, fetch_all also runs the statement to its end; sqlx's fetch_optional
+        // would stop after the row, launchbadge/sqlx#3430.)
+        let mut tx = self
+            .inner
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(driver)?;
         let rows = sqlx::query(sql::UPDATE)
             .bind(task_id)
             .bind(working)
@@ -416,22 +422,24 @@ impl TaskStore for SqliteTaskStore {
             .bind(change.status_message.as_deref())
             .bind(outcome)
             .bind(change.cancel_requested)
-            .fetch_all(&self.inner.writer)
+            .fetch_all(&mut *tx)
             .await
             .map_err(driver)?;
         let Some(row) = rows.first() else {
+            // Nothing changed; the writer is free again before the refusal is explained.
+            tx.rollback().await.map_err(driver)?;
             return Err(self.refusal(scope, task_id, &change).await);
         };
-        match sql::task_and_owner(row) {
-            Ok((task, owner)) => {
-                self.inner.waiters.wake_with(&task, owner);
-                Ok(task)
+        let (task, owner) = match sql::task_and_owner(row) {
+            Ok(read) => read,
+            Err(unreadable) => {
+                tx.rollback().await.map_err(driver)?;
+                return Err(unreadable);
             }
-            Err(e) => {
-                self.inner.waiters.wake(task_id);
-                Err(e)
-            }
-        }
+        };
+        tx.commit().await.map_err(driver)?;
+        self.inner.waiters.wake_with(&task, owner);
+        Ok(task)
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {

@@ -3,8 +3,9 @@
 mod common;
 
 use common::TempStore;
+use sqlx::ConnectOptions;
 use task_core::helpers::MAX_DURATION_MS;
-use task_core::{NewTask, Scope, StoreConfig, TaskStore};
+use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt};
 
 #[tokio::test]
 async fn extreme_ttls_and_intervals_round_trip() {
@@ -34,4 +35,44 @@ async fn extreme_ttls_and_intervals_round_trip() {
         temp.store.get(&Scope::All, &zero.task_id).await.is_err(),
         "a zero ttl expires at once"
     );
+}
+
+/// A change whose row cannot be read back (a value another program left that no task can
+/// hold) is refused and rolled back: a call never reports failure for a change that landed.
+#[tokio::test]
+async fn a_change_whose_row_cannot_be_read_back_does_not_land() {
+    let temp = TempStore::new(StoreConfig::default(), Default::default()).await;
+    let store = &temp.store;
+    let task = store.create(NewTask::new()).await.unwrap();
+    let mut raw = store.connect_options().connect().await.unwrap();
+    sqlx::query("UPDATE tasks SET poll_interval = -5 WHERE task_id = ?1")
+        .bind(&task.task_id)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let error = store
+        .complete(&Scope::All, &task.task_id, serde_json::Map::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, TaskError::Backend { .. }), "{error}");
+    let (status, updated, outcome): (String, i64, Option<String>) =
+        sqlx::query_as("SELECT status, last_updated_at, outcome FROM tasks WHERE task_id = ?1")
+            .bind(&task.task_id)
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    assert_eq!(status, "working", "the completion was rolled back");
+    assert_eq!(updated, task.last_updated_at.timestamp_millis());
+    assert_eq!(outcome, None);
+    // Once the row is readable again, the same change lands.
+    sqlx::query("UPDATE tasks SET poll_interval = 5 WHERE task_id = ?1")
+        .bind(&task.task_id)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let done = store
+        .complete(&Scope::All, &task.task_id, serde_json::Map::new())
+        .await
+        .unwrap();
+    assert_eq!(done.status, TaskStatus::Completed);
 }
