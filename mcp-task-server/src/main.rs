@@ -28,8 +28,9 @@ mod tools;
 
 use clap::Parser;
 use std::process::ExitCode;
+use task_core::backend::validate;
 use task_store::url::redact_url;
-use task_store::{StoreBuilder, StoreConfig, validate};
+use task_store::{StoreBuilder, StoreConfig};
 
 /// An MCP server whose tasks live in any task store: 2025-11-25 over stdio, or 2026-07-28 over
 /// Streamable HTTP with --http.

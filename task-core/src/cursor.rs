@@ -10,9 +10,9 @@
 //! cursor only says where a page starts, and every listing reads the caller's own tasks only,
 //! so a made-up cursor can at most start a page somewhere else among them.
 
+use crate::backend::validate::MAX_TASK_ID_BYTES;
 use crate::error::TaskError;
 use crate::store::Scope;
-use crate::validate::MAX_TASK_ID_BYTES;
 use crate::wire::Task;
 
 const VERSION: u8 = 1;

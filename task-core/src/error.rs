@@ -171,6 +171,3 @@ impl TaskError {
         self.retry() == Retry::Safe
     }
 }
-
-/// Shorthand for results in this crate.
-pub type TaskResult<T> = Result<T, TaskError>;

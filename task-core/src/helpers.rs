@@ -1,11 +1,11 @@
 //! Ports of the MCP Python SDK's task helpers (its `helpers.py` and `polling.py`).
 
+use crate::backend::{time, validate};
 use crate::config::StoreConfig;
 use crate::error::TaskError;
 use crate::record::{NewTask, TaskOutcome, TaskRecord};
 use crate::store::{Scope, TaskStore, TaskStoreExt};
 use crate::wire::{CancelTaskResult, Task, TaskStatus};
-use crate::{time, validate};
 use serde_json::Map;
 use std::future::Future;
 use std::time::Duration;
@@ -80,7 +80,8 @@ pub fn create_task_state(new: NewTask, config: &StoreConfig) -> Result<TaskRecor
 /// Every store answers a taken id through this.
 ///
 /// ```
-/// use task_core::{NewTask, StoreConfig, TaskError, create_task_state, repeated_create};
+/// use task_core::backend::{create_task_state, repeated_create};
+/// use task_core::{NewTask, StoreConfig, TaskError};
 /// let config = StoreConfig::default();
 /// let new = NewTask::new().with_id("job-1").owned_by("alice");
 /// let stored = create_task_state(new.clone(), &config).unwrap();

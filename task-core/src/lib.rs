@@ -1,42 +1,40 @@
 //! Core of the MCP task store: wire types, the status machine, the [`TaskStore`] trait,
-//! errors and their JSON-RPC mapping, and the helpers ported from the MCP Python SDK.
+//! errors and their JSON-RPC mapping, and the task helpers of the MCP Python SDK.
 //!
-//! | module | holds |
+//! The crate root is what a user of a store needs:
+//!
+//! | items | what they are |
 //! |---|---|
-//! | [`wire`] | protocol types, serde-exact |
-//! | [`status`] | the status machine and [`TaskChange`] |
-//! | [`store`] | the [`TaskStore`] trait, [`Scope`], paging |
-//! | [`record`] | what a store keeps per task |
-//! | [`error`] / [`jsonrpc`] | [`TaskError`] and its JSON-RPC codes |
-//! | [`helpers`] / [`context`] | `cancel_task`, `task_execution`, polling and waiting |
+//! | [`TaskStore`], [`TaskStoreExt`], [`Scope`], [`PageRequest`], [`TaskPage`], [`Capabilities`], [`StoreConfig`] | the store and its calls |
+//! | [`NewTask`], [`TaskChange`], [`TaskRecord`], [`TaskOutcome`], [`OriginRequest`], [`ProtocolRevision`] | what goes in and comes out |
+//! | [`Task`], [`TaskStatus`] and the results in [`wire`] | protocol types, serde-exact |
+//! | [`TaskError`], [`LimitKind`], [`ErrorData`] and [`jsonrpc`] | errors and their JSON-RPC codes |
+//! | [`TaskContext`], [`task_execution`], [`cancel_task`], [`wait_for_result`], [`poll_until_terminal`], [`generate_task_id`] | running and following tasks |
 //! | [`redact`] | store URLs without their secrets, for errors, logs and output |
+//!
+//! Authors of a store find what every backend shares in [`backend`].
 #![warn(missing_docs)]
 
-pub mod config;
-pub mod context;
-pub mod cursor;
-pub mod error;
-pub mod helpers;
+pub mod backend;
+mod config;
+mod context;
+mod cursor;
+mod error;
+mod helpers;
 pub mod jsonrpc;
-pub mod record;
+mod record;
 pub mod redact;
-pub mod status;
-pub mod store;
-pub mod time;
-pub mod validate;
+mod status;
+mod store;
 pub mod wire;
 
 pub use config::StoreConfig;
 pub use context::{TaskContext, task_execution};
-pub use cursor::ListPosition;
-pub use error::{LimitKind, Retry, TaskError, TaskResult};
-pub use helpers::{
-    cancel_task, create_task_state, generate_task_id, poll_until_terminal, repeated_create,
-    wait_for_result,
-};
+pub use error::{LimitKind, Retry, TaskError};
+pub use helpers::{cancel_task, generate_task_id, poll_until_terminal, wait_for_result};
 pub use jsonrpc::ErrorData;
 pub use record::{NewTask, OriginRequest, ProtocolRevision, TaskOutcome, TaskRecord};
-pub use status::{TaskChange, is_terminal};
+pub use status::TaskChange;
 pub use store::{Capabilities, PageRequest, Scope, TaskPage, TaskStore, TaskStoreExt};
 pub use wire::{
     CancelTaskResult, CreateTaskResult, GetTaskResult, ListTasksResult,

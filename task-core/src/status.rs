@@ -6,12 +6,14 @@
 //! - `completed` and `failed` are entered together with their outcome; `cancelled` never has one.
 //!
 //! Stores enforce this as a compare-and-set: a change applies only while the task's status is
-//! one of [`CHANGEABLE`]. SQL and Lua backends receive that list as parameters.
+//! one of [`CHANGEABLE`]. SQL and Lua backends receive that list as parameters; stores that
+//! hold records in memory call [`apply_change`]. Both are for store authors, in
+//! [`crate::backend`].
 
+use crate::backend::time;
 use crate::error::TaskError;
 use crate::jsonrpc::{ErrorData, INTERNAL_ERROR};
 use crate::record::{TaskOutcome, TaskRecord};
-use crate::time;
 use crate::wire::TaskStatus;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -24,17 +26,6 @@ impl TaskStatus {
     pub fn is_terminal(self) -> bool {
         !CHANGEABLE.contains(&self)
     }
-
-    /// Whether a task in this status may move to `to` (or keep it, when `to == self`).
-    pub fn can_change_to(self, to: TaskStatus) -> bool {
-        let _ = to; // every target is allowed from a non-terminal status
-        !self.is_terminal()
-    }
-}
-
-/// Whether a status is terminal: a port of the MCP Python SDK's `is_terminal`.
-pub fn is_terminal(status: TaskStatus) -> bool {
-    status.is_terminal()
 }
 
 /// One atomic change to a task: its status, message and outcome together.
@@ -129,38 +120,49 @@ impl TaskChange {
             (_, None) => Ok(()),
         }
     }
+}
 
-    /// The compare-and-set check: may a task in status `from` take this change?
-    pub fn check(&self, task_id: &str, from: TaskStatus) -> Result<(), TaskError> {
-        let to = self.target(from);
-        if from.can_change_to(to) {
-            Ok(())
-        } else {
-            Err(TaskError::InvalidTransition {
-                task_id: task_id.to_owned(),
-                from,
-                to,
-            })
-        }
+/// The compare-and-set check: may task `task_id`, in status `from`, take `change`? Every
+/// target is allowed from a non-terminal status, none from a terminal one.
+pub fn check_change(change: &TaskChange, task_id: &str, from: TaskStatus) -> Result<(), TaskError> {
+    if from.is_terminal() {
+        return Err(TaskError::InvalidTransition {
+            task_id: task_id.to_owned(),
+            from,
+            to: change.target(from),
+        });
     }
+    Ok(())
+}
 
-    /// Checks and applies the change to a record in place, stamping `lastUpdatedAt`.
-    /// In-memory stores call this under their lock; the other backends mirror it in SQL or Lua.
-    pub fn apply(self, record: &mut TaskRecord, now: DateTime<Utc>) -> Result<(), TaskError> {
-        self.check(&record.task.task_id, record.task.status)?;
-        if let Some(status) = self.status {
-            record.task.status = status;
-        }
-        if let Some(message) = self.status_message {
-            record.task.status_message = Some(message);
-        }
-        if let Some(outcome) = self.outcome {
-            record.outcome = Some(outcome);
-        }
-        record.cancel_requested |= self.cancel_requested;
-        record.task.last_updated_at = time::next_update(record.task.last_updated_at, now);
-        Ok(())
+/// Checks `change` ([`check_change`]) and applies it to the record of task `task_id` in place,
+/// stamping `lastUpdatedAt` with [`time::next_update`]. Stores that hold records in memory call
+/// this under their lock; the other backends do the same in SQL or Lua.
+pub fn apply_change(
+    change: TaskChange,
+    task_id: &str,
+    record: &mut TaskRecord,
+    now: DateTime<Utc>,
+) -> Result<(), TaskError> {
+    check_change(&change, task_id, record.task.status)?;
+    let TaskChange {
+        status,
+        status_message,
+        outcome,
+        cancel_requested,
+    } = change;
+    if let Some(status) = status {
+        record.task.status = status;
     }
+    if let Some(message) = status_message {
+        record.task.status_message = Some(message);
+    }
+    if let Some(outcome) = outcome {
+        record.outcome = Some(outcome);
+    }
+    record.cancel_requested |= cancel_requested;
+    record.task.last_updated_at = time::next_update(record.task.last_updated_at, now);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -168,16 +170,27 @@ mod tests {
     use super::*;
     use TaskStatus::*;
 
+    /// A change that moves to `to`, with the outcome `to` needs.
+    fn change_to(to: TaskStatus) -> TaskChange {
+        match to {
+            Completed => TaskChange::complete(Map::new()),
+            Failed => TaskChange::fail("x"),
+            Cancelled => TaskChange::cancel(),
+            other => TaskChange::status(other, None),
+        }
+    }
+
     #[test]
     fn non_terminal_statuses_go_anywhere_and_terminal_ones_nowhere() {
         for from in TaskStatus::ALL {
             for to in TaskStatus::ALL {
                 let allowed = matches!(from, Working | InputRequired);
-                assert_eq!(from.can_change_to(to), allowed, "{from} -> {to}");
+                let checked = check_change(&change_to(to), "t", from);
+                assert_eq!(checked.is_ok(), allowed, "{from} -> {to}");
             }
         }
-        assert!(!is_terminal(Working) && !is_terminal(InputRequired));
-        assert!(is_terminal(Completed) && is_terminal(Failed) && is_terminal(Cancelled));
+        assert!(!Working.is_terminal() && !InputRequired.is_terminal());
+        assert!(Completed.is_terminal() && Failed.is_terminal() && Cancelled.is_terminal());
     }
 
     #[test]
@@ -196,9 +209,7 @@ mod tests {
 
     #[test]
     fn message_change_on_terminal_task_names_its_status() {
-        let err = TaskChange::message("late")
-            .check("t", Completed)
-            .unwrap_err();
+        let err = check_change(&TaskChange::message("late"), "t", Completed).unwrap_err();
         assert!(matches!(
             err,
             TaskError::InvalidTransition {

@@ -1,10 +1,10 @@
 //! The `TaskStore` trait every backend implements, and the conveniences built on it.
 
+use crate::backend::validate;
 use crate::config::StoreConfig;
 use crate::error::TaskError;
 use crate::record::{NewTask, TaskOutcome, TaskRecord};
 use crate::status::TaskChange;
-use crate::validate;
 use crate::wire::{Task, TaskStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -128,7 +128,7 @@ impl Default for Capabilities {
 }
 
 /// Durable task state. Implementations must make every change atomic: a change is a
-/// compare-and-set against the status machine in [`crate::status`].
+/// compare-and-set against the status machine (see [`crate::backend::CHANGEABLE`]).
 ///
 /// Use it as `Arc<dyn TaskStore>`; the conveniences are in [`TaskStoreExt`].
 ///

@@ -12,7 +12,8 @@ pub const RELATED_TASK_META_KEY: &str = "io.modelcontextprotocol/related-task";
 pub const MODEL_IMMEDIATE_RESPONSE_META_KEY: &str =
     "io.modelcontextprotocol/model-immediate-response";
 
-/// A task's status. The rules for changing it live in [`crate::status`].
+/// A task's status. The rules for changing it are those of [`crate::TaskChange`], enforced by
+/// every store as a compare-and-set (see [`crate::backend::CHANGEABLE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
@@ -73,10 +74,10 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
     /// When the task was created.
-    #[serde(with = "crate::time::rfc3339")]
+    #[serde(with = "crate::backend::time::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When the task last changed; strictly increases with every change.
-    #[serde(with = "crate::time::rfc3339")]
+    #[serde(with = "crate::backend::time::rfc3339")]
     pub last_updated_at: DateTime<Utc>,
     /// Effective retention in milliseconds from creation; `null` means unlimited.
     /// Always serialised, because strict clients reject a task without it.
@@ -96,7 +97,7 @@ impl Task {
     /// The instant the task expires, if it has a ttl.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         let ttl = i64::try_from(self.ttl?).unwrap_or(i64::MAX);
-        Some(crate::time::from_millis(
+        Some(crate::backend::time::from_millis(
             self.created_at.timestamp_millis().saturating_add(ttl),
         ))
     }
@@ -162,7 +163,7 @@ pub struct ListTasksResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::from_millis;
+    use crate::backend::time::from_millis;
     use serde_json::json;
 
     /// What `value` serialises to, compared as JSON values: objects are unordered, so no test

@@ -12,7 +12,8 @@ pub const TASK_STATUS: &str = "notifications/tasks/status";
 /// related-task `_meta` that every message tied to a task carries.
 ///
 /// ```
-/// use task_core::{Task, TaskStatus, time};
+/// use task_core::backend::time;
+/// use task_core::{Task, TaskStatus};
 /// let task = Task {
 ///     task_id: "t1".into(),
 ///     status: TaskStatus::Completed,

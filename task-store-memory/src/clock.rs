@@ -63,6 +63,10 @@ impl Now {
 
 /// The wall clock in ms since the epoch, read without building a calendar date.
 pub(crate) fn precise_ms() -> i64 {
+    #[cfg(test)]
+    if let Some(ms) = manual::read() {
+        return ms;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -71,6 +75,10 @@ pub(crate) fn precise_ms() -> i64 {
 /// The coarse wall clock in ms, if the platform has one.
 #[cfg(target_os = "linux")]
 fn coarse_ms() -> Option<i64> {
+    #[cfg(test)]
+    if let Some(ms) = manual::read() {
+        return Some(ms);
+    }
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -84,6 +92,38 @@ fn coarse_ms() -> Option<i64> {
 #[cfg(not(target_os = "linux"))]
 fn coarse_ms() -> Option<i64> {
     None
+}
+
+/// A clock the tests set by hand, for the thread that sets it: the store then reads its time
+/// from it, coarse and precise alike.
+#[cfg(test)]
+pub(crate) mod manual {
+    use std::cell::RefCell;
+
+    type Clock = Box<dyn FnMut() -> i64>;
+
+    thread_local! {
+        static CLOCK: RefCell<Option<Clock>> = const { RefCell::new(None) };
+    }
+
+    /// Sets the clock until the guard drops.
+    pub(crate) fn set(clock: impl FnMut() -> i64 + 'static) -> Guard {
+        CLOCK.with(|c| *c.borrow_mut() = Some(Box::new(clock)));
+        Guard
+    }
+
+    pub(crate) fn read() -> Option<i64> {
+        CLOCK.with(|c| c.borrow_mut().as_mut().map(|clock| clock()))
+    }
+
+    /// Puts the real clock back.
+    pub(crate) struct Guard;
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            CLOCK.with(|c| *c.borrow_mut() = None);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,13 +35,15 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
+use task_core::backend::{
+    self, PageQuery, UpdateSource, apply_change, create_task_state, repeated_create, stuck_cutoff,
+    time, validate,
+};
 use task_core::{
-    Capabilities, LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task,
-    TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStore, create_task_state,
-    repeated_create, time, validate,
+    Capabilities, LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
+    TaskOutcome, TaskPage, TaskRecord, TaskStore,
 };
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 /// A hash map with foldhash: several times faster than SipHash on task ids, and randomly seeded.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -388,9 +390,12 @@ impl TaskStore for MemoryTaskStore {
         let now = Now::precise();
         let mut state = self.write();
         let entry = state.entry_mut(scope, task_id, &now)?;
-        // The check names the task; `apply` repeats it on the stored record, which has no id.
-        change.check(task_id, entry.record.task.status)?;
-        change.apply(&mut entry.record, time::from_millis(now.ms()))?;
+        apply_change(
+            change,
+            task_id,
+            &mut entry.record,
+            time::from_millis(now.ms()),
+        )?;
         entry.wake();
         let task = entry.task(task_id);
         // Only an unfinished task passes the check above; a terminal one now has ended.
@@ -402,12 +407,10 @@ impl TaskStore for MemoryTaskStore {
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        scope.validate()?;
-        let limit = self.config.page_limit(page.limit)?;
-        let start = match &page.cursor {
-            Some(cursor) => {
-                let position = ListPosition::decode(cursor, scope)?;
-                let id = Arc::from(position.task_id);
+        let query = PageQuery::new(scope, &page, &self.config)?;
+        let start = match &query.after {
+            Some(position) => {
+                let id = Arc::from(position.task_id.as_str());
                 Bound::Excluded(Key::new(position.created_at_ms, id))
             }
             None => Bound::Unbounded,
@@ -425,23 +428,17 @@ impl TaskStore for MemoryTaskStore {
             Scope::All => state.all.as_ref().unwrap_or(&empty),
             Scope::Owner(owner) => state.by_owner.get(owner.as_str()).unwrap_or(&empty),
         };
-        let mut tasks: Vec<Task> = index
+        let tasks: Vec<Task> = index
             .range((start, Bound::Unbounded))
             .filter_map(|key| {
                 let id = key.id();
                 state.tasks.get(id).map(|entry| (id, entry))
             })
             .filter(|(_, entry)| entry.visible(scope, &now))
-            .take(limit + 1)
+            .take(query.fetch())
             .map(|(id, entry)| entry.task(id))
             .collect();
-        let next_cursor = if tasks.len() > limit {
-            tasks.truncate(limit);
-            tasks.last().map(|t| ListPosition::after(t).encode(scope))
-        } else {
-            None
-        };
-        Ok(TaskPage { tasks, next_cursor })
+        Ok(query.page(tasks))
     }
 
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
@@ -461,45 +458,12 @@ impl TaskStore for MemoryTaskStore {
         timeout: Option<Duration>,
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        loop {
-            // Register interest first, then check: a change after the check wakes the
-            // registered waiter, and a change before it is seen by the check.
-            let waiters = {
-                let mut state = self.write();
-                let entry = state.entry_mut(scope, task_id, &Now::lazy())?;
-                entry.waiters.get_or_insert_default().clone()
-            };
-            let notified = waiters.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let expires_at = {
-                let state = self.read();
-                let entry = state.entry(scope, task_id, &Now::lazy())?;
-                let task = &entry.record.task;
-                if task.last_updated_at > seen || task.is_terminal() {
-                    return Ok(entry.task(task_id));
-                }
-                task.expires_at()
-            };
-            let expiry = expires_at.and_then(|at| {
-                let left = (at - Utc::now()).to_std().unwrap_or_default();
-                Instant::now().checked_add(left)
-            });
-            let wake_at = match (deadline, expiry) {
-                (Some(d), Some(e)) => Some(d.min(e)),
-                (d, e) => d.or(e),
-            };
-            match wake_at {
-                Some(at) => {
-                    let _ = tokio::time::timeout_at(at, notified).await;
-                }
-                None => notified.await,
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return self.get(scope, task_id).await;
-            }
-        }
+        let mut source = Waiter {
+            store: self,
+            scope,
+            task_id,
+        };
+        backend::wait_for_update(&mut source, seen, timeout, None).await
     }
 
     async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
@@ -518,10 +482,7 @@ impl TaskStore for MemoryTaskStore {
         validate::message(message, self.config.max_payload_bytes)?;
         let clock = Now::precise();
         let now = time::from_millis(clock.ms());
-        let cutoff = chrono::Duration::from_std(older_than)
-            .ok()
-            .and_then(|age| now.checked_sub_signed(age))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let cutoff = stuck_cutoff(now, older_than);
         let mut state = self.write();
         let mut ended = Vec::new();
         for entry in state.tasks.values_mut() {
@@ -532,10 +493,7 @@ impl TaskStore for MemoryTaskStore {
             {
                 continue;
             }
-            if TaskChange::fail(message)
-                .apply(&mut entry.record, now)
-                .is_ok()
-            {
+            if apply_change(TaskChange::fail(message), &entry.id, &mut entry.record, now).is_ok() {
                 entry.wake();
                 ended.push(entry.owner.clone());
             }
@@ -544,5 +502,76 @@ impl TaskStore for MemoryTaskStore {
             state.ended(owner.as_ref());
         }
         Ok(ended.len() as u64)
+    }
+}
+
+/// One waiter's view of its task, for the shared wait loop.
+struct Waiter<'a> {
+    store: &'a MemoryTaskStore,
+    scope: &'a Scope,
+    task_id: &'a str,
+}
+
+impl UpdateSource for Waiter<'_> {
+    async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
+        let mut state = self.store.write();
+        let entry = state.entry_mut(self.scope, self.task_id, &Now::lazy())?;
+        Ok(entry.waiters.get_or_insert_default().clone())
+    }
+
+    async fn read(&mut self, _woken: bool) -> Result<Task, TaskError> {
+        let state = self.store.read();
+        Ok(state
+            .entry(self.scope, self.task_id, &Now::lazy())?
+            .task(self.task_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// A waiter whose task is past its expiry by the wall clock, but not yet by the store's own
+    /// clock (clocks that disagree), pauses between its reads instead of spinning on them.
+    /// Time is paused: the waiter's timeout passes only as its sleeps advance it.
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_at_expiry_does_not_spin() {
+        let store = MemoryTaskStore::default();
+        let task = store.create(NewTask::new().with_ttl(1)).await.unwrap();
+        while !task.is_expired() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let reads = Rc::new(Cell::new(0u64));
+        let counted = reads.clone();
+        // The store's clock stands at the epoch, so the task is still there; were the waiter to
+        // spin, the clock jumps far ahead after many reads and the task vanishes.
+        let _clock = clock::manual::set(move || {
+            counted.set(counted.get() + 1);
+            if counted.get() > 10_000 {
+                i64::MAX / 2
+            } else {
+                0
+            }
+        });
+        let waited = store
+            .wait_for_update(
+                &Scope::All,
+                &task.task_id,
+                task.last_updated_at,
+                Some(Duration::from_millis(100)),
+            )
+            .await;
+        assert_eq!(
+            waited.unwrap(),
+            task,
+            "the wait times out, the task unchanged"
+        );
+        assert!(
+            reads.get() <= 100,
+            "{} clock reads in one wait",
+            reads.get()
+        );
     }
 }

@@ -25,7 +25,7 @@
 //! - **Atomic changes.** Every change that touches more than one key, or reads and then
 //!   writes, is one Lua script (`src/lua/*.lua`): create (which refuses a live id and checks
 //!   the limits), the status compare-and-set, completion with its outcome, cancel, and delete,
-//!   each with its index updates. The status rules come from [`task_core::status::CHANGEABLE`],
+//!   each with its index updates. The status rules come from [`task_core::backend::CHANGEABLE`],
 //!   passed to the script; `lastUpdatedAt` is stamped in the script as `max(now, previous + 1)`
 //!   on Redis's clock, so it strictly increases whichever process writes. Scripts are loaded
 //!   once and run by EVALSHA; after a restart flushed them, they are loaded again on NOSCRIPT.

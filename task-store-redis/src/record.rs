@@ -19,9 +19,9 @@
 use crate::error::corrupt;
 use redis::Value;
 use std::collections::HashMap;
+use task_core::backend::time;
 use task_core::{
     OriginRequest, ProtocolRevision, Scope, Task, TaskError, TaskOutcome, TaskRecord, TaskStatus,
-    time,
 };
 
 /// The fields a `get` reads, in this order.

@@ -8,7 +8,7 @@ use crate::keys::{self, Keys, Member};
 use crate::options::{MAX_RECONNECT_DELAY, RedisOptions};
 use crate::record::{self, TASK_FIELDS};
 use crate::scripts;
-use crate::subscriber::Subscriber;
+use crate::subscriber::{Subscriber, Watch};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -17,16 +17,20 @@ use redis::{
 };
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
-use task_core::redact::redact_url;
-use task_core::status::CHANGEABLE;
-use task_core::{
-    Capabilities, LimitKind, ListPosition, NewTask, PageRequest, Retry, Scope, StoreConfig, Task,
-    TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
-    create_task_state, repeated_create, time, validate,
+use task_core::backend::{
+    self, CHANGEABLE, PageQuery, UpdateSource, create_task_state, repeated_create, stuck_cutoff,
+    time, validate,
 };
+use task_core::redact::redact_url;
+use task_core::{
+    Capabilities, LimitKind, NewTask, PageRequest, Retry, Scope, StoreConfig, Task, TaskChange,
+    TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
+};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::timeout;
 use walk::Walk;
 
 /// Tries of a create whose id keeps changing hands between the script and the read.
@@ -35,9 +39,6 @@ const CREATE_ATTEMPTS: usize = 3;
 const SCAN_BATCH: usize = 500;
 /// Stale index entries collected by a listing before it prunes them.
 const PRUNE_BATCH: usize = 500;
-/// Shortest pause of a waiter whose task should have expired by the local clock but has not
-/// by Redis's: keeps a clock skew from turning into a busy loop.
-const EXPIRY_RECHECK: Duration = Duration::from_millis(20);
 
 /// The driver's client for `url`: TLS for `rediss://`, checked against the options' roots.
 fn client(url: &str, options: &RedisOptions) -> Result<redis::Client, TaskError> {
@@ -230,13 +231,14 @@ impl RedisTaskStore {
     }
 
     /// Runs update.lua: the change applies only if the task is visible to `scope`, its status
-    /// is changeable and (with `idle_ms`) it has been idle that long. `None` when it was not idle.
+    /// is changeable and (with `before_ms`) it was last updated before that time. `None` when
+    /// it was updated since.
     async fn apply(
         &self,
         scope: &Scope,
         task_id: &str,
         change: &TaskChange,
-        idle_ms: Option<u64>,
+        before_ms: Option<i64>,
     ) -> Result<Option<Task>, TaskError> {
         let outcome = change
             .outcome
@@ -244,7 +246,7 @@ impl RedisTaskStore {
             .map(record::outcome_json)
             .transpose()?
             .unwrap_or_default();
-        let idle = idle_ms.map(|ms| ms.to_string()).unwrap_or_default();
+        let before = before_ms.map(|ms| ms.to_string()).unwrap_or_default();
         let message = change.status_message.as_deref().unwrap_or_default();
         let keys = [
             self.keys.task(task_id),
@@ -269,7 +271,7 @@ impl RedisTaskStore {
             message.as_bytes(),
             outcome.as_bytes(),
             if change.cancel_requested { b"1" } else { b"0" },
-            idle.as_bytes(),
+            before.as_bytes(),
         ];
         let (tag, values) = scripts::tagged(self.invoke(&scripts::UPDATE, &keys, &args).await?)?;
         match tag.as_str() {
@@ -537,31 +539,21 @@ impl TaskStore for RedisTaskStore {
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        scope.validate()?;
-        let limit = self.config.page_limit(page.limit)?;
-        let start = match &page.cursor {
-            Some(cursor) => {
-                let position = ListPosition::decode(cursor, scope)?;
-                Member::after(position.created_at_ms, &position.task_id).into_bytes()
-            }
+        let page = PageQuery::new(scope, &page, &self.config)?;
+        let start = match &page.after {
+            Some(position) => Member::after(position.created_at_ms, &position.task_id).into_bytes(),
             None => b"-".to_vec(),
         };
-        let mut tasks: Vec<Task> = Vec::with_capacity(limit + 1);
+        let mut tasks: Vec<Task> = Vec::with_capacity(page.fetch());
         let mut walk = Walk::new(self, scope, start);
-        while tasks.len() <= limit {
-            match walk.next(limit + 1 - tasks.len()).await? {
+        while tasks.len() < page.fetch() {
+            match walk.next(page.fetch() - tasks.len()).await? {
                 Some(mut found) => tasks.append(&mut found),
                 None => break,
             }
         }
         walk.finish().await?;
-        let next_cursor = if tasks.len() > limit {
-            tasks.truncate(limit);
-            tasks.last().map(|t| ListPosition::after(t).encode(scope))
-        } else {
-            None
-        };
-        Ok(TaskPage { tasks, next_cursor })
+        Ok(page.page(tasks))
     }
 
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
@@ -606,48 +598,16 @@ impl TaskStore for RedisTaskStore {
         timeout: Option<Duration>,
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let watch = self.subscriber.watch(self.keys.channel(task_id));
-        let mut woken = false;
-        loop {
-            // Subscribe, arm the wake-up, then read: a change after the read wakes us, and
-            // one before it is in what we read.
-            watch.subscribed().await;
-            let notified = watch.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            // A message that woke us carries the changed task: take it if it is news.
-            let published = woken
-                .then(|| watch.last_message())
-                .flatten()
-                .and_then(|message| record::published_task(task_id, scope, &message))
-                .filter(|task| task.last_updated_at > seen && !task.is_expired());
-            let task = match published {
-                Some(task) => task,
-                None => self.get(scope, task_id).await?,
-            };
-            let now = Instant::now();
-            if task.last_updated_at > seen
-                || task.is_terminal()
-                || deadline.is_some_and(|d| now >= d)
-            {
-                return Ok(task);
-            }
-            // Poll now and then: a lost message (the subscriber was reconnecting) only
-            // delays us. Expiry publishes nothing, so wake for it too.
-            let mut wake_at = now + self.options.fallback_poll_interval;
-            if let Some(expires) = task.expires_at() {
-                let left = (expires - Utc::now()).to_std().unwrap_or_default();
-                wake_at = wake_at.min(now + left.max(EXPIRY_RECHECK));
-            }
-            if let Some(deadline) = deadline {
-                wake_at = wake_at.min(deadline);
-            }
-            woken = tokio::select! {
-                () = &mut notified => true,
-                () = sleep_until(wake_at) => false,
-            };
-        }
+        let mut source = Waiter {
+            store: self,
+            scope,
+            task_id,
+            seen,
+            watch: self.subscriber.watch(self.keys.channel(task_id)),
+        };
+        // Poll now and then too: a lost message (the subscriber was reconnecting) only delays.
+        let poll = Some(self.options.fallback_poll_interval);
+        backend::wait_for_update(&mut source, seen, timeout, poll).await
     }
 
     async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
@@ -664,9 +624,11 @@ impl TaskStore for RedisTaskStore {
 
     async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
         validate::message(message, self.config.max_payload_bytes)?;
-        let idle_ms = u64::try_from(older_than.as_millis()).unwrap_or(u64::MAX);
         let change = TaskChange::fail(message);
         validate::change(&change, &self.config)?;
+        // Redis's clock, which stamps the tasks, decides which are stuck.
+        let now = time::from_millis(self.server_now_ms().await?);
+        let before_ms = stuck_cutoff(now, older_than).timestamp_millis();
         let mut recovered = 0;
         let all = Scope::All;
         let mut walk = Walk::new(self, &all, b"-".to_vec());
@@ -674,7 +636,7 @@ impl TaskStore for RedisTaskStore {
             // The read only picks candidates; update.lua decides, checking status and idleness.
             for task in found.into_iter().filter(|t| !t.is_terminal()) {
                 match self
-                    .apply(&Scope::All, &task.task_id, &change, Some(idle_ms))
+                    .apply(&Scope::All, &task.task_id, &change, Some(before_ms))
                     .await
                 {
                     Ok(Some(_)) => recovered += 1,
@@ -686,6 +648,37 @@ impl TaskStore for RedisTaskStore {
         }
         walk.finish().await?;
         Ok(recovered)
+    }
+}
+
+/// One waiter's view of its task, for the shared wait loop.
+struct Waiter<'a> {
+    store: &'a RedisTaskStore,
+    scope: &'a Scope,
+    task_id: &'a str,
+    seen: DateTime<Utc>,
+    watch: Watch,
+}
+
+impl UpdateSource for Waiter<'_> {
+    async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
+        // Subscribed before the read: a change after it is published to us. While the
+        // subscriber is down the wait polls.
+        self.watch.subscribed().await;
+        Ok(self.watch.notify().clone())
+    }
+
+    async fn read(&mut self, woken: bool) -> Result<Task, TaskError> {
+        // A message that woke us carries the changed task: take it if it is news.
+        let published = woken
+            .then(|| self.watch.last_message())
+            .flatten()
+            .and_then(|message| record::published_task(self.task_id, self.scope, &message))
+            .filter(|task| task.last_updated_at > self.seen && !task.is_expired());
+        match published {
+            Some(task) => Ok(task),
+            None => self.store.get(self.scope, self.task_id).await,
+        }
     }
 }
 

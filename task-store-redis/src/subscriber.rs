@@ -44,7 +44,6 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -200,10 +199,10 @@ impl Watch {
         )
     }
 
-    /// A future that completes on the next wake-up of this channel. Enable or poll it before
-    /// re-reading the task, so that a wake-up during the read is not missed.
-    pub fn notified(&self) -> Notified<'_> {
-        self.notify.notified()
+    /// The wake-up signal of this channel. Listen to it before re-reading the task, so that a
+    /// wake-up during the read is not missed.
+    pub fn notify(&self) -> &Arc<Notify> {
+        &self.notify
     }
 
     /// The newest message of this channel, unless messages may have been lost since.

@@ -134,7 +134,7 @@ async fn one_call(shared: &Shared, rng: &mut Rng) -> (Result<Done, TaskError>, O
             store.list(&owner, page).await.map(|_| Done::Other)
         }
         (None, 90..=95) => {
-            let seen = task_core::time::now();
+            let seen = task_core::backend::time::now();
             let wait = Some(Duration::from_millis(20));
             store
                 .wait_for_update(all, &id, seen, wait)

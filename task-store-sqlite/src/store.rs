@@ -4,7 +4,7 @@ use crate::error::driver;
 use crate::options::{Location, SqliteOptions};
 use crate::schema::{MIGRATIONS, migrate};
 use crate::sql;
-use crate::wake::{self, Waiters};
+use crate::wake::{self, Waiters, WatchGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
@@ -12,11 +12,14 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use task_core::{
-    LimitKind, ListPosition, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
-    TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore, create_task_state, repeated_create,
-    time, validate,
+use task_core::backend::{
+    self, PageQuery, UpdateSource, create_task_state, repeated_create, stuck_cutoff, time, validate,
 };
+use task_core::{
+    LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
+    TaskPage, TaskRecord, TaskStatus, TaskStore,
+};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -443,36 +446,25 @@ impl TaskStore for SqliteTaskStore {
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
-        scope.validate()?;
-        let limit = self.inner.config.page_limit(page.limit)?;
-        let after = match &page.cursor {
-            Some(cursor) => ListPosition::decode(cursor, scope)?,
-            None => ListPosition {
-                created_at_ms: i64::MIN,
-                task_id: String::new(),
-            },
+        let page = PageQuery::new(scope, &page, &self.inner.config)?;
+        let (after_ms, after_id) = match &page.after {
+            Some(position) => (position.created_at_ms, position.task_id.as_str()),
+            None => (i64::MIN, ""),
         };
-        let fetch = to_i64(limit as u64).saturating_add(1);
         let query = match scope {
             Scope::All => sqlx::query(sql::LIST_ALL),
             Scope::Owner(owner) => sqlx::query(sql::LIST_OWNER).bind(owner),
         };
         let rows = query
-            .bind(after.created_at_ms)
-            .bind(&after.task_id)
+            .bind(after_ms)
+            .bind(after_id)
             .bind(now_ms())
-            .bind(fetch)
+            .bind(to_i64(page.fetch() as u64))
             .fetch_all(&self.inner.reader)
             .await
             .map_err(driver)?;
-        let mut tasks = rows.iter().map(sql::task).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if tasks.len() > limit {
-            tasks.truncate(limit);
-            tasks.last().map(|t| ListPosition::after(t).encode(scope))
-        } else {
-            None
-        };
-        Ok(TaskPage { tasks, next_cursor })
+        let tasks = rows.iter().map(sql::task).collect::<Result<Vec<_>, _>>()?;
+        Ok(page.page(tasks))
     }
 
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
@@ -499,41 +491,15 @@ impl TaskStore for SqliteTaskStore {
         timeout: Option<Duration>,
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         // Register first, then read: a write after the read wakes this registration.
-        let watch = self.inner.waiters.watch(task_id);
-        let mut woken = false;
-        loop {
-            let notified = watch.notify().notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let task = match woken.then(|| watch.written(scope, seen)).flatten() {
-                Some(task) => task,
-                None => self.get(scope, task_id).await?,
-            };
-            if task.last_updated_at > seen || task.is_terminal() {
-                return Ok(task);
-            }
-            // Wake at expiry too, to report the task gone.
-            let expiry = task.expires_at().and_then(|at| {
-                let left = (at - Utc::now()).to_std().unwrap_or_default();
-                Instant::now().checked_add(left + Duration::from_millis(1))
-            });
-            let wake_at = match (deadline, expiry) {
-                (Some(d), Some(e)) => Some(d.min(e)),
-                (d, e) => d.or(e),
-            };
-            woken = match wake_at {
-                Some(at) => tokio::time::timeout_at(at, notified).await.is_ok(),
-                None => {
-                    notified.await;
-                    true
-                }
-            };
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return self.get(scope, task_id).await;
-            }
-        }
+        let mut source = Waiter {
+            store: self,
+            scope,
+            task_id,
+            seen,
+            watch: self.inner.waiters.watch(task_id),
+        };
+        backend::wait_for_update(&mut source, seen, timeout, None).await
     }
 
     async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
@@ -554,10 +520,7 @@ impl TaskStore for SqliteTaskStore {
             return Err(TaskError::InvalidInput("a failure needs an outcome".into()));
         };
         let now = time::now();
-        let cutoff = chrono::Duration::from_std(older_than)
-            .ok()
-            .and_then(|age| now.checked_sub_signed(age))
-            .map_or(i64::MIN, |at| at.timestamp_millis());
+        let cutoff = stuck_cutoff(now, older_than).timestamp_millis();
         let (working, input_required) = sql::changeable();
         let rows = sqlx::query(sql::RECOVER_STUCK)
             .bind(working)
@@ -581,6 +544,32 @@ impl TaskStore for SqliteTaskStore {
             }
         }
         Ok(rows.len() as u64)
+    }
+}
+
+/// One waiter's view of its task, for the shared wait loop.
+struct Waiter<'a> {
+    store: &'a SqliteTaskStore,
+    scope: &'a Scope,
+    task_id: &'a str,
+    seen: DateTime<Utc>,
+    watch: WatchGuard,
+}
+
+impl UpdateSource for Waiter<'_> {
+    async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
+        Ok(self.watch.notify().clone())
+    }
+
+    async fn read(&mut self, woken: bool) -> Result<Task, TaskError> {
+        // A write through this store leaves the task it wrote: no need to read it back.
+        match woken
+            .then(|| self.watch.written(self.scope, self.seen))
+            .flatten()
+        {
+            Some(task) => Ok(task),
+            None => self.store.get(self.scope, self.task_id).await,
+        }
     }
 }
 

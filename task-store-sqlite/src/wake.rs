@@ -64,7 +64,7 @@ pub(crate) struct WatchGuard {
 
 impl WatchGuard {
     /// The task's wake-up signal.
-    pub(crate) fn notify(&self) -> &Notify {
+    pub(crate) fn notify(&self) -> &Arc<Notify> {
         &self.notify
     }
 

@@ -4,7 +4,7 @@ mod common;
 
 use common::TempStore;
 use sqlx::ConnectOptions;
-use task_core::helpers::MAX_DURATION_MS;
+use task_core::backend::MAX_DURATION_MS;
 use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt};
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 use super::*;
 use crate::Verdict;
 use std::collections::HashSet;
-use task_core::ListPosition;
+use task_core::backend::ListPosition;
 
 fn order_key(task: &Task) -> ListPosition {
     ListPosition::after(task)

@@ -18,7 +18,7 @@ async fn scoped_answers(store: &dyn TaskStore, scope: &Scope, id: &str) -> Vec<S
             )
         }
     };
-    let now = task_core::time::now();
+    let now = task_core::backend::time::now();
     let short = Some(Duration::from_millis(10));
     vec![
         render(store.get(scope, id).await.map(|t| t.task_id)),

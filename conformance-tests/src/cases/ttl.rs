@@ -42,7 +42,7 @@ pub async fn ttl_expiry(factory: &dyn StoreFactory) -> CaseResult {
         TaskError::NotFound { .. },
         "cancel"
     );
-    let now = task_core::time::now();
+    let now = task_core::backend::time::now();
     ensure_err!(
         store.wait_for_update(all, id, now, None).await,
         TaskError::NotFound { .. },
@@ -133,7 +133,7 @@ pub async fn purge_expired(factory: &dyn StoreFactory) -> CaseResult {
         step!(store.create(NewTask::new()).await),
         step!(store.create(NewTask::new().with_ttl(3_600_000)).await),
     ];
-    keep.sort_by_key(task_core::ListPosition::after);
+    keep.sort_by_key(task_core::backend::ListPosition::after);
     sleep(Duration::from_millis(400)).await;
     let purged = step!(store.purge_expired().await);
     ensure!(purged <= 5, "purged {purged} tasks, but only 5 expired");

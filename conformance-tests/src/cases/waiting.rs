@@ -147,7 +147,7 @@ pub async fn wait_sees_message_change(factory: &dyn StoreFactory) -> CaseResult 
 /// notify_update on any id is harmless.
 pub async fn wait_missing_or_deleted(factory: &dyn StoreFactory) -> CaseResult {
     let store = default_store(factory).await;
-    let now = task_core::time::now();
+    let now = task_core::backend::time::now();
     ensure_err!(
         store
             .wait_for_update(&Scope::All, "missing", now, Some(HANG))

@@ -62,7 +62,8 @@ impl Tokens {
         if token.is_empty() || !token.bytes().all(|byte| byte.is_ascii_graphic()) {
             return Err("a token is one or more visible ASCII characters".into());
         }
-        task_core::validate::owner(principal).map_err(|error| format!("principal: {error}"))?;
+        task_core::backend::validate::owner(principal)
+            .map_err(|error| format!("principal: {error}"))?;
         if self
             .principals
             .insert(token.to_owned(), principal.to_owned())

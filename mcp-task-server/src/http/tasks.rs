@@ -109,7 +109,7 @@ impl Tasks {
         self.check_owner(owner, task_id)?;
         let value = serde_json::to_value(&responses)
             .map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
-        task_core::validate::json("inputResponses", &value, self.max_payload_bytes)
+        task_core::backend::validate::json("inputResponses", &value, self.max_payload_bytes)
             .map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
         // Only answers to pending requests count; an update that answers nothing changes
         // nothing, not even `lastUpdatedAt` (rmcp's manager would touch it).

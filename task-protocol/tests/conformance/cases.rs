@@ -12,10 +12,11 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use task_core::backend::validate;
 use task_core::jsonrpc::{ErrorData, INVALID_PARAMS};
 use task_core::{
     NewTask, PageRequest, RELATED_TASK_META_KEY, Scope, StoreConfig, Task, TaskError, TaskStatus,
-    TaskStore, TaskStoreExt, validate,
+    TaskStore, TaskStoreExt,
 };
 use task_protocol::tools::{record_tool_outcome, tool_outcome_change};
 use task_protocol::{ToolOutcome, handle};

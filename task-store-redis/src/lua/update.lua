@@ -8,7 +8,8 @@
 --       3 statuses a task may change from, each followed and preceded by a comma,
 --       4 new status or '',
 --       5 '1' to set the message, 6 the message, 7 outcome JSON or '',
---       8 '1' to record a cancel request, 9 apply only if idle for at least this many ms, or ''
+--       8 '1' to record a cancel request,
+--       9 apply only if last updated before this time (ms since the epoch), or ''
 -- Returns {'ok', status, message, createdMs, updatedMs, ttl, pollInterval}
 --       | {'missing'} | {'transition', status} | {'fresh'}
 
@@ -25,8 +26,8 @@ end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local previous = tonumber(f[3])
-local idle = tonumber(ARGV[9])
-if idle and previous >= now - idle then
+local before = tonumber(ARGV[9])
+if before and previous >= before then
   return {'fresh'}
 end
 

@@ -9,9 +9,9 @@ use crate::error::bad_row;
 use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use task_core::status::CHANGEABLE;
+use task_core::backend::{CHANGEABLE, time};
 use task_core::{
-    OriginRequest, ProtocolRevision, Task, TaskError, TaskOutcome, TaskRecord, TaskStatus, time,
+    OriginRequest, ProtocolRevision, Task, TaskError, TaskOutcome, TaskRecord, TaskStatus,
 };
 
 pub(crate) const INSERT: &str = include_str!("insert.sql");

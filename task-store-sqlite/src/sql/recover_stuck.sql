@@ -1,4 +1,4 @@
--- Fails every live, non-terminal task (?1, ?2: status::CHANGEABLE) last updated before ?3,
+-- Fails every live, non-terminal task (?1, ?2: backend::CHANGEABLE) last updated before ?3,
 -- and returns each as update.sql does, so that its waiters get the failed task.
 UPDATE tasks SET
     status = ?4,

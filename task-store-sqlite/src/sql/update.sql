@@ -1,5 +1,5 @@
 -- The compare-and-set behind every change. It applies only while the task is visible to the
--- caller and its status is one the status machine lets change (?2, ?3: status::CHANGEABLE).
+-- caller and its status is one the status machine lets change (?2, ?3: backend::CHANGEABLE).
 -- NULL arguments keep a column; lastUpdatedAt becomes max(now, previous + 1 ms), as
 -- task_core::time::next_update says. The owner comes back after the task's columns so waiters
 -- woken with the written task can check their scope.

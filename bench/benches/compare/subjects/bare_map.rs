@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
-use task_core::{Task, TaskStatus, time};
+use task_core::backend::time;
+use task_core::{Task, TaskStatus};
 use tokio::sync::Notify;
 
 struct Entry {

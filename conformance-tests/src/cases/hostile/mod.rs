@@ -21,7 +21,8 @@ use strategies::{
     CursorInput, Hostile, SMALL_LIMIT, TEN_MB, any_name, cursor_input, hostile_change, nest,
     ten_mb_result, ten_mb_text,
 };
-use task_core::{TaskOutcome, TaskStoreExt, validate};
+use task_core::backend::validate;
+use task_core::{TaskOutcome, TaskStoreExt};
 
 /// A result that must be a typed error of the expected kind.
 fn refused<T: Debug>(
@@ -121,7 +122,7 @@ async fn check_name_pair(
     } else {
         invalid_input
     };
-    let seen = task_core::time::now();
+    let seen = task_core::backend::time::now();
     let short = Some(Duration::from_millis(1));
     refused("get", store.get(&scope, id).await, expected)?;
     refused("get_record", store.get_record(&scope, id).await, expected)?;

@@ -5,7 +5,8 @@ use crate::cases::obj;
 use proptest::collection::{hash_map, vec};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use task_core::{ErrorData, validate};
+use task_core::ErrorData;
+use task_core::backend::validate;
 
 /// The payload limit of the store the random payloads go to: small, so that sizes on both
 /// sides of it are cheap to generate.
