@@ -7,7 +7,8 @@
 //! | `redis` | `RedisTaskStore` | `redis://host:port/db?prefix=NAME` |
 //!
 //! [`open`] picks the backend from a URL and returns an `Arc<dyn TaskStore>`; [`StoreBuilder`]
-//! adds settings in code. Everything in `task_core` is re-exported here.
+//! adds settings in code. The types and helpers of `task_core` that a store's users need are
+//! re-exported here; what only the author of a store needs stays in `task_core::backend`.
 //!
 //! With the default `memory` feature (`task-store = "0.1"`):
 //!
@@ -103,7 +104,14 @@
 
 pub mod url;
 
-pub use task_core::*;
+pub use task_core::{
+    CancelTaskResult, Capabilities, CreateTaskResult, ErrorData, GetTaskResult, LimitKind,
+    ListTasksResult, MODEL_IMMEDIATE_RESPONSE_META_KEY, NewTask, OriginRequest, PageRequest,
+    ProtocolRevision, RELATED_TASK_META_KEY, Scope, StoreConfig, Task, TaskChange, TaskContext,
+    TaskError, TaskMetadata, TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
+    TaskStoreExt, cancel_task, generate_task_id, jsonrpc, poll_until_terminal, task_execution,
+    wait_for_result, wire,
+};
 #[cfg(feature = "memory")]
 pub use task_store_memory::{self as memory, MemoryTaskStore};
 #[cfg(feature = "redis")]
