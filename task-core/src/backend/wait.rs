@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 /// The pause before a waiter reads its task again when the task is still there at or after
 /// its expiry by this machine's clock, which happens when the store's clock is behind (a
-/// Redis server's, say). Each such read doubles the pause, up to [`MAX_EXPIRY_RECHECK`], so
-/// clocks that disagree cost a few reads and never a busy loop.
+/// Redis server's, say). Each such read doubles the pause, up to one second, so clocks that
+/// disagree cost a few reads and never a busy loop.
 pub const EXPIRY_RECHECK: Duration = Duration::from_millis(1);
 
 /// The longest pause between such reads.
