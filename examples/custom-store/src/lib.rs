@@ -4,7 +4,8 @@
 //!
 //! What the backend module supplies, and where this store uses it:
 //!
-//! - [`create_task_state`]: checks a [`NewTask`] and builds the record (`create`);
+//! - [`create_task_state`]: checks a [`NewTask`] and builds the record (`create`), and
+//!   [`repeated_create`] answers a create whose id is taken;
 //! - [`validate`]: the checks every call runs first, so bad input changes nothing;
 //! - [`apply_change`]: the status machine as a compare-and-set on a record (`update`,
 //!   `recover_stuck`), stamping `lastUpdatedAt` with [`time::next_update`];
@@ -37,8 +38,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use task_core::backend::{
-    self, ListPosition, PageQuery, UpdateSource, apply_change, create_task_state, stuck_cutoff,
-    time, validate,
+    self, ListPosition, PageQuery, UpdateSource, apply_change, create_task_state, repeated_create,
+    stuck_cutoff, time, validate,
 };
 use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
@@ -108,8 +109,10 @@ impl PlainStore {
     }
 
     fn check_limits(&self, tasks: &Tasks, owner: Option<&str>) -> Result<(), TaskError> {
+        // Only unfinished tasks count: a finished one holds nothing up.
+        let unfinished = |slot: &&Slot| !slot.record.task.is_terminal();
         if let Some(max) = self.config.max_tasks
-            && tasks.len() as u64 >= max
+            && tasks.values().filter(unfinished).count() as u64 >= max
         {
             let kind = LimitKind::Total;
             return Err(TaskError::LimitExceeded { kind, max });
@@ -117,6 +120,7 @@ impl PlainStore {
         if let (Some(max), Some(owner)) = (self.config.max_tasks_per_owner, owner) {
             let owned = tasks
                 .values()
+                .filter(unfinished)
                 .filter(|slot| slot.record.owner.as_deref() == Some(owner))
                 .count();
             if owned as u64 >= max {
@@ -139,11 +143,11 @@ impl TaskStore for PlainStore {
         let mut tasks = self.lock();
         // Expired tasks neither block their id nor count against the limits.
         drop_expired(&mut tasks, record.task.created_at);
-        let task = record.task.clone();
-        if tasks.contains_key(&task.task_id) {
-            let task_id = task.task_id;
-            return Err(TaskError::AlreadyExists { task_id });
+        if let Some(existing) = tasks.get(&record.task.task_id) {
+            // The same create repeated gets its task; another gets AlreadyExists.
+            return repeated_create(&existing.record, &record);
         }
+        let task = record.task.clone();
         self.check_limits(&tasks, record.owner.as_deref())?;
         let changed = Arc::new(Notify::new());
         tasks.insert(task.task_id.clone(), Slot { record, changed });
