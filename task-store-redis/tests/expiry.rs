@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 use support::{HANG, Scratch, fresh_prefix, open_at, raw, redis_url};
-use task_core::{NewTask, PageRequest, Scope, StoreConfig, TaskError, TaskStore};
+use task_core::{NewTask, PageRequest, Scope, StoreConfig, Task, TaskError, TaskStore};
 use task_store_redis::{RedisOptions, redis};
 
 fn zcard(key: &str) -> u64 {
@@ -25,6 +25,24 @@ fn key_of(store: &Scratch, kind: &str) -> String {
 }
 
 /// Waits until every one of `ids` reads as not found.
+/// `per_owner` tasks with a 200 ms ttl for alice, bob and no owner, then one long-lived task
+/// of bob's.
+async fn short_and_long(store: &dyn TaskStore, per_owner: usize) -> (Vec<String>, Task) {
+    let mut short = Vec::new();
+    for owner in [Some("alice"), Some("bob"), None] {
+        for _ in 0..per_owner {
+            let mut new = NewTask::new().with_ttl(200);
+            new.owner = owner.map(str::to_owned);
+            short.push(store.create(new).await.unwrap().task_id);
+        }
+    }
+    let keep = store
+        .create(NewTask::new().owned_by("bob").with_ttl(600_000))
+        .await
+        .unwrap();
+    (short, keep)
+}
+
 async fn until_expired(store: &dyn TaskStore, ids: &[String]) {
     let start = tokio::time::Instant::now();
     for id in ids {
@@ -119,18 +137,7 @@ async fn listing_skips_and_prunes_expired_entries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_prunes_every_index_and_counts_once() {
     let store = Scratch::open(StoreConfig::default()).await;
-    let mut short = Vec::new();
-    for owner in [Some("alice"), Some("bob"), None] {
-        for _ in 0..2 {
-            let mut new = NewTask::new().with_ttl(200);
-            new.owner = owner.map(str::to_owned);
-            short.push(store.create(new).await.unwrap().task_id);
-        }
-    }
-    let keep = store
-        .create(NewTask::new().owned_by("bob").with_ttl(600_000))
-        .await
-        .unwrap();
+    let (short, keep) = short_and_long(&store, 2).await;
     until_expired(&store, &short).await;
     assert_eq!(store.purge_expired().await.unwrap(), 6);
     assert_eq!(store.purge_expired().await.unwrap(), 0);
@@ -200,18 +207,7 @@ async fn the_sweeper_shrinks_every_index_after_expiry_without_a_listing() {
         open_at(&url, StoreConfig::default(), options.clone()).await,
         open_at(&url, StoreConfig::default(), options).await,
     ];
-    let mut short = Vec::new();
-    for owner in [Some("alice"), Some("bob"), None] {
-        for _ in 0..3 {
-            let mut new = NewTask::new().with_ttl(200);
-            new.owner = owner.map(str::to_owned);
-            short.push(store.create(new).await.unwrap().task_id);
-        }
-    }
-    let keep = store
-        .create(NewTask::new().owned_by("bob").with_ttl(600_000))
-        .await
-        .unwrap();
+    let (_, keep) = short_and_long(&store, 3).await;
     let (all, expiry) = (key_of(&store, ":all"), key_of(&store, ":exp"));
     let start = tokio::time::Instant::now();
     while zcard(&all) > 1 {

@@ -284,16 +284,6 @@ mod tests {
         let waiters = Arc::new(Waiters::default());
         let guard = waiters.watch("t");
         let alice = Scope::owner("alice");
-        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap();
-        let task = |ms| Task {
-            task_id: "t".into(),
-            status: task_core::TaskStatus::Working,
-            status_message: None,
-            created_at: at(1),
-            last_updated_at: at(ms),
-            ttl: None,
-            poll_interval: None,
-        };
         assert_eq!(guard.written(&alice, at(0)), None, "nothing written yet");
         waiters.wake_with(&task(10), Some("alice".into()));
         assert_eq!(guard.written(&alice, at(5)), Some(task(10)));
@@ -340,16 +330,6 @@ mod tests {
             notified.as_mut().enable();
             notified
         };
-        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap();
-        let task = |ms| Task {
-            task_id: "t".into(),
-            status: task_core::TaskStatus::Working,
-            status_message: None,
-            created_at: at(1),
-            last_updated_at: at(ms),
-            ttl: None,
-            poll_interval: None,
-        };
         waiters.observe("t", Some(1));
         let mut written = armed();
         waiters.wake_with(&task(10), None);
@@ -382,6 +362,23 @@ mod tests {
     }
 
     /// Whether the future is ready when polled once.
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    /// Task "t", working, last updated at `ms`.
+    fn task(ms: i64) -> Task {
+        Task {
+            task_id: "t".into(),
+            status: task_core::TaskStatus::Working,
+            status_message: None,
+            created_at: at(1),
+            last_updated_at: at(ms),
+            ttl: None,
+            poll_interval: None,
+        }
+    }
+
     fn is_ready<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> bool {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         future.poll(&mut cx).is_ready()
