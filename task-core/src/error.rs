@@ -170,4 +170,19 @@ impl TaskError {
     pub fn is_safe_to_retry(&self) -> bool {
         self.retry() == Retry::Safe
     }
+
+    /// The variant's name, for logs and metrics: `not_found`, `already_exists`,
+    /// `invalid_transition`, `invalid_cursor`, `invalid_input`, `limit_exceeded` or `backend`.
+    /// Unlike the message, it never holds an id, a payload or a backend's words.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskError::NotFound { .. } => "not_found",
+            TaskError::AlreadyExists { .. } => "already_exists",
+            TaskError::InvalidTransition { .. } => "invalid_transition",
+            TaskError::InvalidCursor => "invalid_cursor",
+            TaskError::InvalidInput(_) => "invalid_input",
+            TaskError::LimitExceeded { .. } => "limit_exceeded",
+            TaskError::Backend { .. } => "backend",
+        }
+    }
 }

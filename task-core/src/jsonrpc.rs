@@ -23,6 +23,27 @@ pub const INTERNAL_ERROR: i64 = -32603;
 /// `{"limit": "per_owner" | "total", "max": <the limit>}`.
 pub const LIMIT_EXCEEDED: i64 = 429;
 
+/// A short name for an error code, for logs: `parse_error`, `invalid_request`,
+/// `method_not_found`, `invalid_params`, `internal_error`, `limit_exceeded`, or `error` for
+/// any other code.
+///
+/// ```
+/// use task_core::jsonrpc::{INVALID_PARAMS, code_name};
+/// assert_eq!(code_name(INVALID_PARAMS), "invalid_params");
+/// assert_eq!(code_name(-32042), "error");
+/// ```
+pub fn code_name(code: i64) -> &'static str {
+    match code {
+        PARSE_ERROR => "parse_error",
+        INVALID_REQUEST => "invalid_request",
+        METHOD_NOT_FOUND => "method_not_found",
+        INVALID_PARAMS => "invalid_params",
+        INTERNAL_ERROR => "internal_error",
+        LIMIT_EXCEEDED => "limit_exceeded",
+        _ => "error",
+    }
+}
+
 /// A JSON-RPC error object `{code, message, data?}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorData {

@@ -11,6 +11,7 @@
 //! | [`TaskError`], [`LimitKind`], [`ErrorData`] and [`jsonrpc`] | errors and their JSON-RPC codes |
 //! | [`TaskContext`], [`task_execution`], [`cancel_task`], [`wait_for_result`], [`poll_until_terminal`], [`generate_task_id`] | running and following tasks |
 //! | [`redact`] | store URLs without their secrets, for errors, logs and output |
+//! | [`TracedStore`] and [`trace`] | a `tracing` span on every store call, without payloads or secrets |
 //!
 //! Authors of a store find what every backend shares in [`backend`].
 #![warn(missing_docs)]
@@ -26,6 +27,7 @@ mod record;
 pub mod redact;
 mod status;
 mod store;
+pub mod trace;
 pub mod wire;
 
 pub use config::StoreConfig;
@@ -36,6 +38,7 @@ pub use jsonrpc::ErrorData;
 pub use record::{NewTask, OriginRequest, ProtocolRevision, TaskOutcome, TaskRecord};
 pub use status::TaskChange;
 pub use store::{Capabilities, PageRequest, Scope, TaskPage, TaskStore, TaskStoreExt};
+pub use trace::TracedStore;
 pub use wire::{
     CancelTaskResult, CreateTaskResult, GetTaskResult, ListTasksResult,
     MODEL_IMMEDIATE_RESPONSE_META_KEY, RELATED_TASK_META_KEY, Task, TaskMetadata, TaskStatus,

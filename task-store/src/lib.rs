@@ -109,8 +109,8 @@ pub use task_core::{
     ListTasksResult, MODEL_IMMEDIATE_RESPONSE_META_KEY, NewTask, OriginRequest, PageRequest,
     ProtocolRevision, RELATED_TASK_META_KEY, Retry, Scope, StoreConfig, Task, TaskChange,
     TaskContext, TaskError, TaskMetadata, TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
-    TaskStoreExt, cancel_task, generate_task_id, jsonrpc, poll_until_terminal, task_execution,
-    wait_for_result, wire,
+    TaskStoreExt, TracedStore, cancel_task, generate_task_id, jsonrpc, poll_until_terminal,
+    task_execution, wait_for_result, wire,
 };
 #[cfg(feature = "memory")]
 pub use task_store_memory::{self as memory, MemoryTaskStore};
@@ -122,7 +122,8 @@ pub use task_store_sqlite::{self as sqlite, SqliteOptions, SqliteTaskStore};
 use std::sync::Arc;
 use url::{Backend, StoreUrl};
 
-/// Opens the store a URL names, with default settings plus those in the URL's query.
+/// Opens the store a URL names, with default settings plus those in the URL's query. Every
+/// call of the store runs in a `tracing` span (see [`TracedStore`]).
 pub async fn open(url: &str) -> Result<Arc<dyn TaskStore>, TaskError> {
     StoreBuilder::new(url).open().await
 }
@@ -172,7 +173,7 @@ impl StoreBuilder {
         self
     }
 
-    /// Opens the store.
+    /// Opens the store, wrapped in a [`TracedStore`]: every call runs in a `tracing` span.
     pub async fn open(self) -> Result<Arc<dyn TaskStore>, TaskError> {
         let mut url = StoreUrl::parse(&self.url)?;
         let config = url.apply_config(self.config)?;
@@ -187,14 +188,15 @@ impl StoreBuilder {
                     )));
                 }
                 url.reject_unknown()?;
-                Ok(Arc::new(MemoryTaskStore::new(config)))
+                Ok(Arc::new(TracedStore::new(MemoryTaskStore::new(config))))
             }
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
                 // The backend reads its own settings (synchronous, busy_timeout_ms, ...) from
                 // the query and rejects unknown ones.
                 let location = url.location_with_params();
-                Ok(Arc::new(SqliteTaskStore::open(&location, config).await?))
+                let store = SqliteTaskStore::open(&location, config).await?;
+                Ok(Arc::new(TracedStore::new(store)))
             }
             #[cfg(feature = "redis")]
             Backend::Redis => {
@@ -212,9 +214,8 @@ impl StoreBuilder {
                     location = format!("{location}?protocol={protocol}");
                 }
                 url.reject_unknown()?;
-                Ok(Arc::new(
-                    RedisTaskStore::open_with(&location, config, options).await?,
-                ))
+                let store = RedisTaskStore::open_with(&location, config, options).await?;
+                Ok(Arc::new(TracedStore::new(store)))
             }
             #[allow(unreachable_patterns)]
             backend => {
