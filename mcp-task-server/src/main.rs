@@ -11,7 +11,8 @@
 //! `sleep`, `fail` and `echo`, and sends `notifications/tasks/status` for its tasks. Each
 //! process is one session: its tasks are bound to a fresh random owner, or to `--owner`, so
 //! that processes sharing a SQLite or Redis store can act as one owner or as several.
-//! stdout carries only JSON-RPC; logs go to stderr.
+//! stdout carries only JSON-RPC; logs go to stderr, and so do the spans of served requests and
+//! store calls that `RUST_LOG` asks for (such as `RUST_LOG=debug`).
 
 /// Writes a log line to stderr (stdout belongs to the protocol).
 macro_rules! log {
@@ -31,6 +32,8 @@ use std::process::ExitCode;
 use task_core::backend::validate;
 use task_store::url::redact_url;
 use task_store::{StoreBuilder, StoreConfig};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// An MCP server whose tasks live in any task store: 2025-11-25 over stdio, or 2026-07-28 over
 /// Streamable HTTP with --http.
@@ -66,8 +69,28 @@ fn store_defaults() -> StoreConfig {
         .with_max_tasks_per_owner(Some(1_000))
 }
 
+/// Prints spans and events to stderr (stdout belongs to the protocol) as `RUST_LOG` asks;
+/// only warnings when it is unset. rmcp's own events show whole requests and results, so they
+/// stay at errors unless `RUST_LOG` names rmcp.
+fn init_tracing() {
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .parse_lossy(&asked);
+    if !asked.contains("rmcp")
+        && let Ok(quiet) = "rmcp=error".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,13 +7,16 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use task_core::jsonrpc::{ErrorData, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
+use std::time::Instant;
+use task_core::jsonrpc::{ErrorData, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, code_name};
 use task_core::{Scope, Task, TaskChange, TaskError, TaskStore};
 use task_protocol::notify::watch_task;
 use task_protocol::params::{CallToolParams, parse};
 use task_protocol::{check_task_support, start_tool_task, tasks_capability};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 /// The protocol revision this server speaks.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -73,12 +76,40 @@ impl Server {
 
     /// Answers one request, then starts watching the task it created, if any: the status
     /// notifications of a task never precede its `CreateTaskResult`.
+    ///
+    /// The request runs in an INFO span `request` with its method, the task id it names or
+    /// creates, the session's owner and its outcome (`ok` or the error code's name), and
+    /// never its params or result; an INFO event `done` in the span reports it answered.
     pub async fn handle_request(&self, id: Value, method: String, params: Option<Value>) {
-        let (outcome, created) = match self.dispatch(&method, params).await {
+        let task_id = params
+            .as_ref()
+            .and_then(|params| params.get("taskId"))
+            .and_then(Value::as_str);
+        let span = tracing::info_span!(
+            "request",
+            method = method.as_str(),
+            task_id,
+            owner = self.caller.owner_name(),
+            outcome = Empty,
+        );
+        let started = Instant::now();
+        let reply = self
+            .dispatch(&method, params)
+            .instrument(span.clone())
+            .await;
+        let (outcome, created) = match reply {
             Ok(Reply::Result(result)) => (Ok(result), None),
-            Ok(Reply::TaskCreated { result, task }) => (Ok(result), Some(task)),
+            Ok(Reply::TaskCreated { result, task }) => {
+                span.record("task_id", task.task_id.as_str());
+                (Ok(result), Some(task))
+            }
             Err(error) => (Err(error), None),
         };
+        let name = outcome
+            .as_ref()
+            .map_or_else(|e| code_name(e.code), |_| "ok");
+        span.record("outcome", name);
+        tracing::info!(parent: &span, elapsed = ?started.elapsed(), "done");
         // A closed outbox means the client is gone; there is nobody left to answer.
         let _ = self.outbox.send(response(id, outcome)).await;
         if let Some(task) = created {

@@ -10,6 +10,10 @@ use std::process::ExitCode;
 use std::sync::LazyLock;
 use task_store::url::{Backend, StoreUrl, redact_url};
 use task_store::{Scope, TaskError, TaskStatus};
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// The store used when neither `--store` nor `TASKSTORE_URL` is given: an embedded SQLite file
 /// in the current directory.
@@ -95,6 +99,34 @@ enum Command {
     Stats,
 }
 
+impl Command {
+    /// The subcommand's name, for its span.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Demo { .. } => "demo",
+            Command::List { .. } => "list",
+            Command::Get { .. } => "get",
+            Command::Result { .. } => "result",
+            Command::Cancel { .. } => "cancel",
+            Command::Watch { .. } => "watch",
+            Command::Purge => "purge",
+            Command::Recover { .. } => "recover",
+            Command::Stats => "stats",
+        }
+    }
+
+    /// The task the command is about, if one.
+    fn task_id(&self) -> Option<&str> {
+        match self {
+            Command::Get { id }
+            | Command::Result { id, .. }
+            | Command::Cancel { id }
+            | Command::Watch { id } => Some(id),
+            _ => None,
+        }
+    }
+}
+
 /// A task status on the command line: the values are the wire names, listed by `--help`.
 #[derive(Clone, Copy, Debug)]
 struct StatusArg(TaskStatus);
@@ -140,10 +172,41 @@ fn exit_code(failure: &Failure) -> u8 {
     }
 }
 
+/// Prints spans and events to stderr as `RUST_LOG` asks; only warnings when it is unset.
+fn init_tracing() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    init_tracing();
+    // The command's span: its name, task id and owner, and its outcome; never the store URL.
+    let span = tracing::info_span!(
+        "command",
+        command = cli.command.name(),
+        task_id = cli.command.task_id(),
+        owner = cli.owner.as_deref(),
+        outcome = Empty,
+    );
+    let started = std::time::Instant::now();
+    let result = run(cli).instrument(span.clone()).await;
+    span.record(
+        "outcome",
+        match &result {
+            Ok(()) => "ok",
+            Err(Failure::Store(error)) => error.kind(),
+            Err(Failure::NoStore(_)) => "no_store",
+        },
+    );
+    tracing::info!(parent: &span, elapsed = ?started.elapsed(), "done");
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             let message = match &failure {

@@ -3,7 +3,7 @@
 
 use super::auth;
 use super::fixtures;
-use super::tasks::Tasks;
+use super::tasks::{Owner, Tasks};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities, CustomRequest,
     CustomResult, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
@@ -12,10 +12,48 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
 use std::borrow::Cow;
+use std::time::Instant;
+use task_core::jsonrpc::code_name;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 /// The `tasks/*` methods of the extension, which rmcp routes here when their params do not
 /// parse.
 const TASK_METHODS: [&str; 3] = ["tasks/get", "tasks/update", "tasks/cancel"];
+
+/// Serves one request as its authenticated owner, in an INFO span `request` with the method,
+/// the task id it names (or the one `tools/call` creates, recorded by [`Tasks::spawn`]), the
+/// owner and the outcome: `ok`, or the JSON-RPC error code's name; an INFO event `done` in
+/// the span reports it answered. Never params, results or tokens.
+async fn served<T, F, Fut>(
+    method: &'static str,
+    task_id: Option<&str>,
+    cx: &RequestContext<RoleServer>,
+    work: F,
+) -> Result<T, ErrorData>
+where
+    F: FnOnce(Owner) -> Fut,
+    Fut: Future<Output = Result<T, ErrorData>>,
+{
+    let span = tracing::info_span!("request", method, task_id, owner = Empty, outcome = Empty);
+    let started = Instant::now();
+    let result = async {
+        let owner = auth::owner(cx)?;
+        if let Some(owner) = &owner {
+            Span::current().record("owner", owner.as_str());
+        }
+        work(owner).await
+    }
+    .instrument(span.clone())
+    .await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(error) => code_name(i64::from(error.code.0)),
+    };
+    span.record("outcome", outcome);
+    tracing::info!(parent: &span, elapsed = ?started.elapsed(), "done");
+    result
+}
 
 /// One handler per request (rmcp's HTTP service builds one for each); the tasks are shared.
 #[derive(Clone)]
@@ -52,9 +90,12 @@ impl ServerHandler for TaskServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(fixtures::tools()))
+        served("tools/list", None, &cx, |_| async {
+            Ok(ListToolsResult::with_all_items(fixtures::tools()))
+        })
+        .await
     }
 
     async fn call_tool(
@@ -62,8 +103,11 @@ impl ServerHandler for TaskServer {
         request: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let owner = auth::owner(&cx)?;
-        fixtures::call(&self.tasks, &owner, request, &cx).await
+        let cx = &cx;
+        served("tools/call", None, cx, |owner| async move {
+            fixtures::call(&self.tasks, &owner, request, cx).await
+        })
+        .await
     }
 
     async fn get_task(
@@ -71,9 +115,12 @@ impl ServerHandler for TaskServer {
         request: GetTaskParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        let owner = auth::owner(&cx)?;
-        let task = self.tasks.get(&owner, &request.task_id).await?;
-        Ok(GetTaskResult::new(task))
+        let task_id = request.task_id.as_str();
+        served("tasks/get", Some(task_id), &cx, |owner| async move {
+            let task = self.tasks.get(&owner, task_id).await?;
+            Ok(GetTaskResult::new(task))
+        })
+        .await
     }
 
     async fn update_task(
@@ -81,10 +128,12 @@ impl ServerHandler for TaskServer {
         request: UpdateTaskParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let owner = auth::owner(&cx)?;
-        self.tasks
-            .update(&owner, &request.task_id, request.input_responses)
-            .await
+        let task_id = request.task_id.as_str();
+        served("tasks/update", Some(task_id), &cx, |owner| async move {
+            let responses = request.input_responses;
+            self.tasks.update(&owner, task_id, responses).await
+        })
+        .await
     }
 
     async fn cancel_task(
@@ -92,8 +141,11 @@ impl ServerHandler for TaskServer {
         request: CancelTaskParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let owner = auth::owner(&cx)?;
-        self.tasks.cancel(&owner, &request.task_id).await
+        let task_id = request.task_id.as_str();
+        served("tasks/cancel", Some(task_id), &cx, |owner| async move {
+            self.tasks.cancel(&owner, task_id).await
+        })
+        .await
     }
 
     /// A `tasks/*` request whose params do not parse gets -32602 (after the extension check

@@ -77,6 +77,8 @@ impl Tasks {
         F: FnOnce(TaskContext) -> TaskFuture,
     {
         let task = self.manager.spawn(self.options.clone(), work);
+        // The request's span names the task it created.
+        tracing::Span::current().record("task_id", task.task_id.as_str());
         let now = Instant::now();
         let mut owners = self.lock();
         owners.forget_expired(now);

@@ -109,6 +109,8 @@ pub struct Server {
     next_id: i64,
     /// Every line the server wrote to stdout and stderr so far.
     transcript: Arc<Mutex<String>>,
+    /// Every line the server wrote to stderr so far.
+    log: Arc<Mutex<String>>,
     stderr_relay: JoinHandle<()>,
 }
 
@@ -159,12 +161,14 @@ impl Server {
         // Relay the server's log through the test's output, which the harness captures.
         let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
         let transcript = Arc::new(Mutex::new(String::new()));
+        let log = Arc::new(Mutex::new(String::new()));
         let stderr_relay = tokio::spawn({
-            let transcript = transcript.clone();
+            let (transcript, log) = (transcript.clone(), log.clone());
             async move {
                 while let Ok(Some(line)) = stderr.next_line().await {
                     eprintln!("[server] {line}");
                     record(&transcript, &line);
+                    record(&log, &line);
                 }
             }
         });
@@ -175,6 +179,7 @@ impl Server {
             unread: VecDeque::new(),
             next_id: 1,
             transcript,
+            log,
             stderr_relay,
         }
     }
@@ -297,6 +302,17 @@ impl Server {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         (status, transcript)
+    }
+
+    /// Closes stdin, waits for the process to exit and returns everything it wrote to stderr.
+    pub async fn close_with_log(self) -> (ExitStatus, String) {
+        let log = self.log.clone();
+        let (status, _) = self.close_with_transcript().await;
+        let log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        (status, log)
     }
 }
 

@@ -203,6 +203,64 @@ async fn arguments_that_do_not_fit_are_a_tool_error_and_start_nothing() {
     assert_eq!(error["code"], -32602);
 }
 
+/// `RUST_LOG=trace` prints a span per request naming the method, the task, the owner and the
+/// outcome, and never a payload (arguments, answers, results) or a bearer token.
+#[tokio::test]
+async fn spans_name_task_owner_and_outcome_but_never_a_payload_or_token() {
+    const PAYLOAD: &str = "payload-marker-4c1e8";
+    const TOKEN: &str = "tok-6d2a9-tracing-canary";
+    let server = Server::start_with_env(
+        &["--auth-token", &format!("{TOKEN}=alice")],
+        &[("RUST_LOG", "trace")],
+    );
+    let client = server.client_with_token(TOKEN);
+    let task_id = client
+        .start_task("confirm_delete", json!({"filename": PAYLOAD}))
+        .await;
+    client.wait_for(&task_id, "input_required").await;
+    let answer = json!({"action": "accept", "content": {"confirm": true, "note": PAYLOAD}});
+    client
+        .update(&task_id, json!({"confirm": answer}))
+        .await
+        .expect("an ack");
+    let done = client.wait_for(&task_id, "completed").await;
+    assert!(
+        done.to_string().contains(PAYLOAD),
+        "the payload went through"
+    );
+    let unknown = client.get("no-such-task").await.expect_err("unknown");
+    assert_eq!(unknown["code"], -32602);
+    let (_, log) = server.terminate_with_log();
+
+    let spans = |method: &str, task_id: &str| -> Vec<String> {
+        log.lines()
+            .filter(|line| {
+                line.contains(&format!("request{{method=\"{method}\""))
+                    && line.contains(&format!("task_id=\"{task_id}\""))
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    for method in ["tools/call", "tasks/update", "tasks/get"] {
+        let found = spans(method, &task_id);
+        assert!(
+            found
+                .iter()
+                .any(|line| line.contains("owner=\"alice\"") && line.contains("outcome=\"ok\"")),
+            "no {method} span for {task_id} with its owner and outcome: {log}"
+        );
+    }
+    let missing = spans("tasks/get", "no-such-task");
+    assert!(
+        missing
+            .iter()
+            .any(|line| line.contains("outcome=\"invalid_params\"")),
+        "no error outcome: {log}"
+    );
+    assert!(!log.contains(PAYLOAD), "a payload reached the log: {log}");
+    assert!(!log.contains(TOKEN), "the token reached the log: {log}");
+}
+
 #[tokio::test]
 async fn without_a_known_token_a_request_gets_401() {
     let server = Server::start(&["--auth-token", "tok-alice-1=alice"]);

@@ -18,13 +18,21 @@ pub struct Server {
     /// `127.0.0.1:PORT`
     pub addr: String,
     log: Arc<Mutex<String>>,
+    /// Reads stderr into `log` until the process ends.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[])
+    }
+
+    /// Starts it with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-task-server"))
             .args(["--http", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -48,14 +56,19 @@ impl Server {
         };
         // Keep reading, so the log is complete and the server never blocks on a full pipe.
         let rest = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut line = String::new();
             while stderr.read_line(&mut line).unwrap_or(0) > 0 {
                 rest.lock().unwrap().push_str(&line);
                 line.clear();
             }
         });
-        Server { child, addr, log }
+        Server {
+            child,
+            addr,
+            log,
+            reader: Some(reader),
+        }
     }
 
     /// Everything the server wrote to stderr so far.
@@ -64,13 +77,23 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit code.
-    pub fn terminate(mut self) -> Option<i32> {
+    pub fn terminate(self) -> Option<i32> {
+        self.terminate_with_log().0
+    }
+
+    /// Sends SIGTERM, waits for the exit code and returns everything the server wrote to
+    /// stderr.
+    pub fn terminate_with_log(mut self) -> (Option<i32>, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success());
-        self.child.wait().expect("the server exits").code()
+        let code = self.child.wait().expect("the server exits").code();
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the stderr reader");
+        }
+        (code, self.log())
     }
 
     /// A client without credentials.
