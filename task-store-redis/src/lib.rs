@@ -89,7 +89,7 @@ mod scripts;
 mod store;
 mod subscriber;
 
-pub use error::BACKEND;
+pub use error::{BACKEND, TlsError};
 pub use keys::{MAX_PREFIX_LEN, validate_prefix};
 pub use options::{PREFIX_PARAM, RedisOptions, SWEEP_PARAM};
 pub use redis;

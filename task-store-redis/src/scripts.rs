@@ -36,7 +36,17 @@ pub(crate) fn all() -> [&'static Script; 5] {
 /// A script's `{tag, values...}` reply.
 pub(crate) fn tagged(reply: Value) -> Result<(String, Vec<Value>), TaskError> {
     let Value::Array(mut items) = reply else {
-        return Err(corrupt(format!("unexpected script reply {reply:?}")));
+        // The reply itself may hold a task's payload: only its kind is named.
+        let kind = match reply {
+            Value::Nil => "nil",
+            Value::Int(_) => "an integer",
+            Value::SimpleString(_) | Value::BulkString(_) | Value::VerbatimString { .. } => {
+                "a string"
+            }
+            Value::Okay => "OK",
+            _ => "not an array",
+        };
+        return Err(corrupt(format!("a script answered {kind}, not an array")));
     };
     if items.is_empty() {
         return Err(corrupt("empty script reply"));

@@ -273,27 +273,8 @@ impl RedisTaskStore {
             if change.cancel_requested { b"1" } else { b"0" },
             before.as_bytes(),
         ];
-        let (tag, values) = scripts::tagged(self.invoke(&scripts::UPDATE, &keys, &args).await?)?;
-        match tag.as_str() {
-            "ok" => Ok(Some(record::task(task_id, &values)?)),
-            "missing" => Err(TaskError::not_found(task_id)),
-            "fresh" => Ok(None),
-            "transition" => {
-                let from = values
-                    .first()
-                    .map(record::text)
-                    .transpose()?
-                    .flatten()
-                    .and_then(TaskStatus::parse)
-                    .ok_or_else(|| corrupt("transition reply without a status"))?;
-                Err(TaskError::InvalidTransition {
-                    task_id: task_id.to_owned(),
-                    from,
-                    to: change.target(from),
-                })
-            }
-            other => Err(corrupt(format!("update script answered {other:?}"))),
-        }
+        let reply = self.invoke(&scripts::UPDATE, &keys, &args).await?;
+        applied(task_id, change, reply).map_err(error::unreadable_reply)
     }
 
     /// Runs prune.lua over index members, which re-checks each; returns how many tasks left
@@ -327,13 +308,9 @@ impl RedisTaskStore {
         if args.is_empty() {
             return Ok((0, members.len()));
         }
-        let (tag, values) = scripts::tagged(self.invoke(&scripts::PRUNE, &keys, &args).await?)?;
-        let removed: Option<u64> = values.first().map(record::number).transpose()?.flatten();
-        let kept: Option<usize> = values.get(1).map(record::number).transpose()?.flatten();
-        match (tag.as_str(), removed, kept) {
-            ("ok", Some(removed), Some(kept)) => Ok((removed, kept + members.len() - args.len())),
-            _ => Err(corrupt(format!("prune script answered {tag:?}"))),
-        }
+        let reply = self.invoke(&scripts::PRUNE, &keys, &args).await?;
+        let (removed, kept) = pruned(reply).map_err(error::unreadable_reply)?;
+        Ok((removed, kept + members.len() - args.len()))
     }
 
     /// Removes the index entries of tasks expired by Redis's clock, one batch after another
@@ -417,6 +394,43 @@ impl RedisTaskStore {
     }
 }
 
+/// What update.lua answered: the changed task, `None` when the task was updated since the
+/// cutoff, or why nothing changed.
+fn applied(task_id: &str, change: &TaskChange, reply: Value) -> Result<Option<Task>, TaskError> {
+    let (tag, values) = scripts::tagged(reply)?;
+    match tag.as_str() {
+        "ok" => Ok(Some(record::task(task_id, &values)?)),
+        "missing" => Err(TaskError::not_found(task_id)),
+        "fresh" => Ok(None),
+        "transition" => {
+            let from = values
+                .first()
+                .map(record::text)
+                .transpose()?
+                .flatten()
+                .and_then(TaskStatus::parse)
+                .ok_or_else(|| corrupt("transition reply without a status"))?;
+            Err(TaskError::InvalidTransition {
+                task_id: task_id.to_owned(),
+                from,
+                to: change.target(from),
+            })
+        }
+        other => Err(corrupt(format!("update script answered {other:?}"))),
+    }
+}
+
+/// What prune.lua answered: how many tasks left the index, and how many members were live.
+fn pruned(reply: Value) -> Result<(u64, usize), TaskError> {
+    let (tag, values) = scripts::tagged(reply)?;
+    let removed: Option<u64> = values.first().map(record::number).transpose()?.flatten();
+    let kept: Option<usize> = values.get(1).map(record::number).transpose()?.flatten();
+    match (tag.as_str(), removed, kept) {
+        ("ok", Some(removed), Some(kept)) => Ok((removed, kept)),
+        _ => Err(corrupt(format!("prune script answered {tag:?}"))),
+    }
+}
+
 fn number_arg(value: Option<u64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -451,11 +465,17 @@ impl TaskStore for RedisTaskStore {
         }
         for attempt in 1..=CREATE_ATTEMPTS {
             let reply = self.invoke(&scripts::CREATE, &keys, &args).await?;
-            let (tag, values) = scripts::tagged(reply)?;
+            let (tag, values) = scripts::tagged(reply).map_err(error::unreadable_reply)?;
             return match tag.as_str() {
                 "ok" => {
-                    let created = values.first().map(record::number).transpose()?.flatten();
-                    let created = created.ok_or_else(|| corrupt("create reply without a time"))?;
+                    let created = values.first().map(record::number).transpose();
+                    let created = created
+                        .and_then(|created| {
+                            created
+                                .flatten()
+                                .ok_or_else(|| corrupt("create reply without a time"))
+                        })
+                        .map_err(error::unreadable_reply)?;
                     let mut task = record.task.clone();
                     task.created_at = time::from_millis(created);
                     task.last_updated_at = task.created_at;
@@ -476,7 +496,9 @@ impl TaskStore for RedisTaskStore {
                     kind: LimitKind::PerOwner,
                     max: self.config.max_tasks_per_owner.unwrap_or_default(),
                 }),
-                other => Err(corrupt(format!("create script answered {other:?}"))),
+                other => Err(error::unreadable_reply(corrupt(format!(
+                    "create script answered {other:?}"
+                )))),
             };
         }
         Err(TaskError::AlreadyExists {
@@ -580,7 +602,10 @@ impl TaskStore for RedisTaskStore {
                 Value::Int(1) => return Ok(true),
                 Value::Int(0) => return Ok(false),
                 Value::Int(-1) => continue,
-                other => return Err(corrupt(format!("delete script answered {other:?}"))),
+                other => {
+                    let why = format!("delete script answered {other:?}");
+                    return Err(error::unreadable_reply(corrupt(why)));
+                }
             }
         }
         Err(TaskError::backend(

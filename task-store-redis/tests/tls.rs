@@ -6,8 +6,17 @@ mod support;
 use serde_json::json;
 use std::time::Duration;
 use support::{PrivateRedis, TestCertificates, channel_of, fresh_prefix, open_at, within_hang};
-use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt};
-use task_store_redis::{RedisOptions, RedisTaskStore};
+use task_core::{
+    NewTask, Retry, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt,
+};
+use task_store_redis::{RedisOptions, RedisTaskStore, TlsError};
+
+/// The typed TLS error inside a backend error.
+fn tls_error(error: &TaskError) -> &TlsError {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<TlsError>())
+        .unwrap_or_else(|| panic!("not a TLS error: {error:?}"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_round_trip_over_tls() {
@@ -89,6 +98,10 @@ async fn a_server_certificate_from_an_unknown_authority_is_refused() {
         assert!(matches!(error, TaskError::Backend { .. }), "{error:?}");
         let text = format!("{error}: {:?}", std::error::Error::source(&error));
         assert!(text.contains("certificate"), "{text}");
+        // Configuration, not a passing fault: typed, and never worth a retry.
+        assert_eq!(error.retry(), Retry::Never, "{error}");
+        let tls = tls_error(&error);
+        assert!(tls.is_certificate_error(), "{tls}");
     }
     // Turning verification off is refused too.
     let insecure = format!("{}/#insecure", server.url());
@@ -108,4 +121,36 @@ async fn tls_roots_need_a_rediss_url() {
             .expect_err("roots without TLS");
     assert!(matches!(error, TaskError::InvalidInput(_)), "{error:?}");
     assert!(error.to_string().contains("rediss://"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_a_server_that_does_not_speak_it_is_a_typed_error_not_worth_a_retry() {
+    // A server that answers in plain text, as a Redis without TLS answers a handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!("rediss://{}", listener.local_addr().expect("its address"));
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = client.write_all(b"-ERR Protocol error: not TLS\r\n").await;
+            // Held open: the refusal must come from TLS, not from a closed connection.
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut client, &mut sink).await;
+            });
+        }
+    });
+    let options = RedisOptions::default()
+        .with_key_prefix(fresh_prefix())
+        .with_reconnect_retries(0);
+    let error = within_hang(
+        "a TLS handshake with a plain-text server",
+        RedisTaskStore::open_with(&url, StoreConfig::default(), options),
+    )
+    .await
+    .expect_err("no TLS there");
+    assert_eq!(error.retry(), Retry::Never, "{error}");
+    let tls = tls_error(&error);
+    assert!(!tls.is_certificate_error(), "{tls}");
 }
