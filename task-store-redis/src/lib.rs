@@ -53,8 +53,8 @@
 //!   never hangs it.
 //! - **Faults.** While Redis is unreachable every call fails within
 //!   [`RedisOptions::call_deadline`] with a [`TaskError::Backend`](task_core::TaskError)
-//!   whose `retryable` is true, and never panics or hangs. When Redis is back the same store
-//!   reconnects by itself.
+//!   that is retryable (`is_retryable()`), and never panics or hangs. When Redis is back the
+//!   same store reconnects by itself.
 //!
 //! # What Redis itself must provide
 //!
@@ -77,7 +77,17 @@
 //! certificate is always verified, against the system's trust store by default (or the PEM
 //! file in `SSL_CERT_FILE`, the directory in `SSL_CERT_DIR`), or against the authorities
 //! given in [`RedisOptions::with_tls_root_certificates`]; `#insecure` URLs are refused.
-//! Client certificates are not supported.
+//! Client certificates are not supported. A failed handshake (an untrusted, expired or
+//! mismatched certificate, a server that does not speak TLS) is a backend error with
+//! [`Retry::Never`](task_core::Retry) whose source is a [`TlsError`]: configuration, which
+//! retrying cannot fix.
+//!
+//! # Replies that cannot be read
+//!
+//! A reply the driver cannot parse, or a script reply that is not one the script gives, comes
+//! after the call was sent. For a change (create, update, delete, purge) that means it may
+//! have landed, so the error says [`Retry::OutcomeUnknown`](task_core::Retry), never
+//! `Retry::Never`: repeat a create with your own id, or read the task first.
 
 #![warn(missing_docs)]
 
