@@ -174,4 +174,14 @@ mod tests {
         );
         assert_eq!(corrupt("x").retry(), Retry::Never);
     }
+
+    #[test]
+    fn an_unreadable_reply_leaves_the_outcome_unknown() {
+        let garbled = RedisError::from((ErrorKind::Parse, "invalid response"));
+        assert_eq!(retry(&garbled), Retry::OutcomeUnknown);
+        let decoded = unreadable_reply(corrupt("update script answered \"??\""));
+        assert_eq!(decoded.retry(), Retry::OutcomeUnknown);
+        let refused = unreadable_reply(TaskError::not_found("t1"));
+        assert!(matches!(refused, TaskError::NotFound { .. }), "{refused:?}");
+    }
 }
