@@ -105,7 +105,10 @@ fn errors_never_show_the_password() {
         let out = taskstore(&url, &["stats"]);
         let text = printed(&url, &out);
         assert_eq!(out.status.code(), Some(code), "{url}: {text}");
-        assert!(text.starts_with("taskstore: "), "{text}");
+        // The error is the last line, after the command's span at RUST_LOG=trace.
+        let last = text.lines().last().unwrap_or_default();
+        assert!(last.starts_with("taskstore: "), "{text}");
+        assert!(text.contains("command{command=\"stats\""), "{text}");
     }
     // The redacted URL still says which store was meant.
     let out = taskstore(&format!("mysql://u:{PASSWORD}@host/x"), &["stats"]);
