@@ -5,11 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use conformance_tests::delegate::{Delegate, Delegating};
 use conformance_tests::{CaseResult, StoreFactory, Verdict, run_all, run_case};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::{
     Capabilities, LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
-    TaskPage, TaskStore,
+    TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore, TaskStoreExt,
 };
 use task_store_memory::MemoryTaskStore;
 
@@ -35,6 +36,26 @@ enum Flaw {
     RefusesRepeats,
     /// Answers a create of a taken id with the task holding it, whoever asked for what.
     AnswersAnyHolder,
+    /// Lets an input request key be asked again (reports success, changes nothing).
+    ReusesKeys,
+    /// Puts the task back to `working` after any answer, answering the rest with `null`.
+    ResumesEarly,
+    /// Acknowledges answers without keeping them.
+    DropsAnswers,
+    /// Refuses answers that name keys not pending, instead of ignoring those keys.
+    RefusesUnknownKeys,
+    /// Acknowledges oversized input requests and answers instead of refusing them.
+    AcceptsOversized,
+    /// Moves a task with pending requests to `working`, answering them with `null`.
+    ResumesOnStatus,
+    /// Turns a cancel request into an immediate cancel.
+    CancelsAtOnce,
+    /// Acknowledges cancel requests without recording them.
+    IgnoresCancelRequests,
+    /// Shows an ended task's input requests as still pending.
+    KeepsInputAfterEnd,
+    /// Stores every failure as an internal error with the message only.
+    FailsGenerically,
 }
 
 /// How many tasks `scope` can list, finished ones included.
@@ -125,6 +146,16 @@ impl Delegate for Broken {
         self.inner.get(scope, task_id).await
     }
 
+    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        let mut record = self.inner.get_record(scope, task_id).await?;
+        if self.flaw == Flaw::KeepsInputAfterEnd && record.task.is_terminal() {
+            for key in &record.input_keys_used {
+                record.input_requests.insert(key.clone(), json!({}));
+            }
+        }
+        Ok(record)
+    }
+
     async fn update(
         &self,
         scope: &Scope,
@@ -134,13 +165,56 @@ impl Delegate for Broken {
         if self.flaw == Flaw::TruncatesAtNul {
             change.status_message = change.status_message.map(cut_at_nul);
         }
-        match self.inner.update(scope, task_id, change.clone()).await {
-            Err(TaskError::InvalidTransition { .. }) if self.flaw == Flaw::TerminalChanges => {
-                let mut task = self.inner.get(scope, task_id).await?;
+        let inner = &self.inner;
+        let answer = change.input_responses.is_some();
+        match self.flaw {
+            Flaw::DropsAnswers if answer => return inner.get(scope, task_id).await,
+            Flaw::RefusesUnknownKeys if answer => {
+                let pending = inner.get_record(scope, task_id).await?.input_requests;
+                let keys = change.input_responses.iter().flat_map(|m| m.keys());
+                if let Some(key) = keys.into_iter().find(|k| !pending.contains_key(*k)) {
+                    return Err(TaskError::InvalidInput(format!("unknown key {key}")));
+                }
+            }
+            Flaw::CancelsAtOnce if change.is_cancel_request() => change = TaskChange::cancel(),
+            Flaw::IgnoresCancelRequests if change.is_cancel_request() => {
+                return inner.get(scope, task_id).await;
+            }
+            Flaw::FailsGenerically => {
+                if let Some(TaskOutcome::Error(error)) = &change.outcome {
+                    change = TaskChange::fail(error.message.clone());
+                }
+            }
+            _ => {}
+        }
+        let result = inner.update(scope, task_id, change.clone()).await;
+        match (self.flaw, result) {
+            (Flaw::TerminalChanges, Err(TaskError::InvalidTransition { .. })) => {
+                let mut task = inner.get(scope, task_id).await?;
                 task.status = change.target(task.status);
                 Ok(task)
             }
-            other => other,
+            (Flaw::ReusesKeys, Err(TaskError::InputKeyReused { .. }))
+            | (Flaw::AcceptsOversized, Err(TaskError::InvalidInput(_)))
+            | (Flaw::CancelsAtOnce, Err(TaskError::InvalidTransition { .. })) => {
+                inner.get(scope, task_id).await
+            }
+            (Flaw::ResumesEarly, Ok(task))
+                if answer && task.status == TaskStatus::InputRequired =>
+            {
+                self.answer_all(scope, task_id).await
+            }
+            (
+                Flaw::ResumesOnStatus,
+                Err(TaskError::InvalidTransition {
+                    from: TaskStatus::InputRequired,
+                    ..
+                }),
+            ) => {
+                self.answer_all(scope, task_id).await?;
+                inner.update(scope, task_id, change).await
+            }
+            (_, other) => other,
         }
     }
 
@@ -171,6 +245,15 @@ impl Delegate for Broken {
         self.inner
             .wait_for_update(scope, task_id, seen, timeout)
             .await
+    }
+}
+
+impl Broken {
+    /// Answers every pending input request of the task with `null`.
+    async fn answer_all(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        let pending = self.inner.get_record(scope, task_id).await?.input_requests;
+        let nulls = pending.into_iter().map(|(key, _)| (key, json!(null)));
+        self.inner.respond(scope, task_id, nulls.collect()).await
     }
 }
 
@@ -267,6 +350,46 @@ async fn a_store_whose_repeated_creates_are_wrong_is_caught() {
             result.is_err(),
             "{case} let a stranger get the task: {result:?}"
         );
+    }
+}
+
+/// Each rule of the tasks extension's input rounds and cancel requests, broken on its own,
+/// fails the cases that state it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_breaks_the_extension_rules_is_caught() {
+    let caught = [
+        (Flaw::ReusesKeys, "input_keys_never_reused"),
+        (Flaw::ResumesEarly, "partial_answers_keep_the_rest_pending"),
+        (Flaw::ResumesEarly, "input_round_race"),
+        (Flaw::DropsAnswers, "answers_wake_the_worker"),
+        (Flaw::DropsAnswers, "partial_answers_keep_the_rest_pending"),
+        (
+            Flaw::RefusesUnknownKeys,
+            "partial_answers_keep_the_rest_pending",
+        ),
+        (Flaw::AcceptsOversized, "input_payload_limit"),
+        (Flaw::AcceptsOversized, "input_requests_park_the_task"),
+        (Flaw::ResumesOnStatus, "pending_input_blocks_working"),
+        (
+            Flaw::CancelsAtOnce,
+            "cancel_request_leaves_the_end_to_the_worker",
+        ),
+        (
+            Flaw::IgnoresCancelRequests,
+            "cancel_request_leaves_the_end_to_the_worker",
+        ),
+        (
+            Flaw::KeepsInputAfterEnd,
+            "terminal_payloads_as_the_extension_shows_them",
+        ),
+        (
+            Flaw::FailsGenerically,
+            "terminal_payloads_as_the_extension_shows_them",
+        ),
+    ];
+    for (flaw, case) in caught {
+        let result = verdict(flaw, case).await;
+        assert!(result.is_err(), "{case} let {flaw:?} pass: {result:?}");
     }
 }
 

@@ -97,6 +97,16 @@ pub enum TaskError {
         /// The status the change asked for.
         to: TaskStatus,
     },
+    /// An input request used a key the task has used before (pending or answered). Keys are
+    /// unique over a task's life, so an answer can never be taken for another request's.
+    /// Nothing changed.
+    #[error("task {task_id}: input request key '{key}' was used before")]
+    InputKeyReused {
+        /// The task.
+        task_id: String,
+        /// The key asked again.
+        key: String,
+    },
     /// The list cursor is malformed, fails its corruption check, or was made for another
     /// owner.
     #[error("invalid cursor")]
@@ -172,7 +182,8 @@ impl TaskError {
     }
 
     /// The variant's name, for logs and metrics: `not_found`, `already_exists`,
-    /// `invalid_transition`, `invalid_cursor`, `invalid_input`, `limit_exceeded` or `backend`.
+    /// `invalid_transition`, `input_key_reused`, `invalid_cursor`, `invalid_input`,
+    /// `limit_exceeded` or `backend`.
     /// Unlike the message, it never holds an id, a payload or a backend's words.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -180,6 +191,7 @@ impl TaskError {
             TaskError::AlreadyExists { .. } => "already_exists",
             TaskError::InvalidTransition { .. } => "invalid_transition",
             TaskError::InvalidCursor => "invalid_cursor",
+            TaskError::InputKeyReused { .. } => "input_key_reused",
             TaskError::InvalidInput(_) => "invalid_input",
             TaskError::LimitExceeded { .. } => "limit_exceeded",
             TaskError::Backend { .. } => "backend",

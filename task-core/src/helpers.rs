@@ -71,6 +71,8 @@ pub fn create_task_state(new: NewTask, config: &StoreConfig) -> Result<TaskRecor
         revision,
         request,
         input_requests: Map::new(),
+        input_keys_used: Default::default(),
+        input_responses: Map::new(),
     })
 }
 

@@ -95,6 +95,8 @@ impl From<&TaskError> for ErrorData {
             | TaskError::AlreadyExists { .. }
             | TaskError::InvalidInput(_) => ErrorData::new(INVALID_PARAMS, error.to_string()),
             TaskError::InvalidCursor => ErrorData::new(INVALID_PARAMS, "Invalid cursor"),
+            // The worker's mistake, not the requestor's: the server is at fault.
+            TaskError::InputKeyReused { .. } => ErrorData::new(INTERNAL_ERROR, error.to_string()),
             TaskError::LimitExceeded { kind, max } => ErrorData {
                 code: LIMIT_EXCEEDED,
                 message: error.to_string(),
@@ -142,6 +144,13 @@ mod tests {
                 INVALID_PARAMS,
             ),
             (TaskError::InvalidCursor, INVALID_PARAMS),
+            (
+                TaskError::InputKeyReused {
+                    task_id: "t".into(),
+                    key: "k".into(),
+                },
+                INTERNAL_ERROR,
+            ),
             (TaskError::InvalidInput("x".into()), INVALID_PARAMS),
             (
                 TaskError::LimitExceeded {

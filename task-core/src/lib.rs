@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`TaskStore`], [`TaskStoreExt`], [`Scope`], [`PageRequest`], [`TaskPage`], [`Capabilities`], [`StoreConfig`] | the store and its calls |
 //! | [`NewTask`], [`TaskChange`], [`TaskRecord`], [`TaskOutcome`], [`OriginRequest`], [`ProtocolRevision`] | what goes in and comes out |
-//! | [`Task`], [`TaskStatus`] and the results in [`wire`] | protocol types, serde-exact |
+//! | [`Task`], [`TaskStatus`], [`DetailedTask`] and the results in [`wire`] | protocol types, serde-exact |
 //! | [`TaskError`], [`LimitKind`], [`ErrorData`] and [`jsonrpc`] | errors and their JSON-RPC codes |
 //! | [`TaskContext`], [`task_execution`], [`cancel_task`], [`wait_for_result`], [`poll_until_terminal`], [`generate_task_id`] | running and following tasks |
 //! | [`redact`] | store URLs without their secrets, for errors, logs and output |
@@ -40,6 +40,6 @@ pub use status::TaskChange;
 pub use store::{Capabilities, PageRequest, Scope, TaskPage, TaskStore, TaskStoreExt};
 pub use trace::TracedStore;
 pub use wire::{
-    CancelTaskResult, CreateTaskResult, GetTaskResult, ListTasksResult,
+    CancelTaskResult, CreateTaskResult, DetailedTask, GetTaskResult, ListTasksResult,
     MODEL_IMMEDIATE_RESPONSE_META_KEY, RELATED_TASK_META_KEY, Task, TaskMetadata, TaskStatus,
 };

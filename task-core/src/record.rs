@@ -1,9 +1,10 @@
 //! What a store keeps per task: one record from which each protocol revision's view is derived.
 
 use crate::jsonrpc::ErrorData;
-use crate::wire::Task;
+use crate::wire::{DetailedTask, Task, TaskStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// The protocol revision a task was created under.
@@ -140,6 +141,34 @@ impl NewTask {
 }
 
 impl TaskRecord {
+    /// The task as the tasks extension (revision 2026-07-28) shows it: `input_required` with
+    /// its pending requests, `completed` with its raw result, `failed` with its JSON-RPC
+    /// error.
+    pub fn detailed(&self) -> DetailedTask {
+        let task = &self.task;
+        let (mut result, mut error) = (None, None);
+        if task.is_terminal() {
+            match &self.outcome {
+                Some(TaskOutcome::Result(map)) => result = Some(map.clone()),
+                Some(TaskOutcome::Error(data)) => error = Some(data.clone()),
+                None => {}
+            }
+        }
+        DetailedTask {
+            task_id: task.task_id.clone(),
+            status: task.status,
+            status_message: task.status_message.clone(),
+            created_at: task.created_at,
+            last_updated_at: task.last_updated_at,
+            ttl_ms: task.ttl,
+            poll_interval_ms: task.poll_interval,
+            input_requests: (task.status == TaskStatus::InputRequired)
+                .then(|| self.input_requests.clone()),
+            result,
+            error,
+        }
+    }
+
     /// Whether `other`, a record fresh from [`crate::create_task_state`], asks for the task
     /// this record holds: the same id, owner, protocol revision, original request and
     /// requested ttl. The initial status message and poll interval are not compared: they
@@ -170,6 +199,14 @@ pub struct TaskRecord {
     pub revision: ProtocolRevision,
     /// The request that created it.
     pub request: Option<OriginRequest>,
-    /// Pending input requests by key (revision 2026-07-28).
+    /// Pending input requests by key (revision 2026-07-28): each an `elicitation/create`,
+    /// `sampling/createMessage` or other request object, kept as JSON. Non-empty only while
+    /// the task is `input_required`.
     pub input_requests: Map<String, Value>,
+    /// Every input request key the task has ever used, pending or answered: a key is never
+    /// used twice over the task's life.
+    pub input_keys_used: BTreeSet<String>,
+    /// Answers received for input requests, by key, for the worker to read; dropped when the
+    /// task ends.
+    pub input_responses: Map<String, Value>,
 }

@@ -4,11 +4,14 @@
 //!   changes.
 //! - `completed`, `failed` and `cancelled` are terminal and never change again.
 //! - `completed` and `failed` are entered together with their outcome; `cancelled` never has one.
+//! - The tasks extension's input requests, answers and cancel requests follow the rules listed
+//!   at [`apply_change`].
 //!
 //! Stores enforce this as a compare-and-set: a change applies only while the task's status is
-//! one of [`CHANGEABLE`]. SQL and Lua backends receive that list as parameters; stores that
-//! hold records in memory call [`apply_change`]. Both are for store authors, in
-//! [`crate::backend`].
+//! one of [`CHANGEABLE`]. Stores that hold records in memory call [`apply_change`]; SQL and
+//! script backends follow [`plan`]: the common changes as one statement that receives
+//! [`CHANGEABLE`] as parameters, the others by [`apply_change`] on the record they read and a
+//! compare-and-set write. All of it is for store authors, in [`crate::backend`].
 
 use crate::backend::time;
 use crate::error::TaskError;
@@ -28,12 +31,19 @@ impl TaskStatus {
     }
 }
 
-/// One atomic change to a task: its status, message and outcome together.
+/// One atomic change to a task: its status, message and outcome together, or one of the
+/// changes of the tasks extension (revision 2026-07-28): input requests, their answers, a
+/// cancel request.
 ///
 /// ```
 /// use task_core::{TaskChange, TaskStatus};
 /// let change = TaskChange::fail("disk full");
 /// assert_eq!(change.status, Some(TaskStatus::Failed));
+/// let ask = TaskChange::request_input(serde_json::Map::from_iter([(
+///     "confirm".to_owned(),
+///     serde_json::json!({"method": "elicitation/create", "params": {"message": "Delete?"}}),
+/// )]));
+/// assert!(ask.validate().is_ok());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TaskChange {
@@ -43,8 +53,27 @@ pub struct TaskChange {
     pub status_message: Option<String>,
     /// The outcome, required for `completed` and `failed` and forbidden otherwise.
     pub outcome: Option<TaskOutcome>,
-    /// Records that a cancel was requested.
+    /// Records that a cancel was requested. With a status of `cancelled` this is the
+    /// 2025-11-25 cancel; without a status it is the extension's cancel request, which leaves
+    /// the status to the worker (see [`TaskChange::request_cancel`]).
     pub cancel_requested: bool,
+    /// Input requests to add to the pending set, by key: the task becomes `input_required`
+    /// (see [`TaskChange::request_input`]).
+    pub input_requests: Option<Map<String, Value>>,
+    /// Answers to pending input requests, by key (see [`TaskChange::respond`]).
+    pub input_responses: Option<Map<String, Value>>,
+}
+
+/// Whether [`apply_change`] changed the record. Some changes are acknowledged without
+/// changing anything: answers for keys that are not pending, a repeated cancel request.
+/// A store writes nothing and wakes no one for those.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Applied {
+    /// The record changed; `lastUpdatedAt` moved.
+    Changed,
+    /// Nothing changed.
+    Unchanged,
 }
 
 impl TaskChange {
@@ -65,7 +94,8 @@ impl TaskChange {
         }
     }
 
-    /// Completes with a result object.
+    /// Completes with a result object: for a tool, the raw `CallToolResult`, `isError: true`
+    /// included.
     pub fn complete(result: Map<String, Value>) -> Self {
         TaskChange::finish(TaskStatus::Completed, TaskOutcome::Result(result), None)
     }
@@ -80,6 +110,12 @@ impl TaskChange {
         )
     }
 
+    /// Fails with the JSON-RPC error the request ended with, kept as given (code, message
+    /// and data).
+    pub fn fail_with(error: ErrorData) -> Self {
+        TaskChange::finish(TaskStatus::Failed, TaskOutcome::Error(error), None)
+    }
+
     /// Ends in `completed` or `failed` with an explicit outcome, such as a tool result with
     /// `isError: true` that ends as `failed`.
     pub fn finish(status: TaskStatus, outcome: TaskOutcome, message: Option<String>) -> Self {
@@ -87,11 +123,11 @@ impl TaskChange {
             status: Some(status),
             status_message: message,
             outcome: Some(outcome),
-            cancel_requested: false,
+            ..TaskChange::default()
         }
     }
 
-    /// Cancels the task.
+    /// Cancels the task at once (revision 2025-11-25): it ends `cancelled`.
     pub fn cancel() -> Self {
         TaskChange {
             status: Some(TaskStatus::Cancelled),
@@ -100,14 +136,79 @@ impl TaskChange {
         }
     }
 
+    /// Asks the worker to stop (the extension's `tasks/cancel`): records the cancel request
+    /// and wakes the task's waiters, and the worker settles the task (`cancelled`, or still
+    /// `completed` or `failed`). Pending input requests are withdrawn, so a task that waited
+    /// on them reports `working` until it settles. A repeated request, or one for a task that
+    /// has ended, changes nothing.
+    pub fn request_cancel() -> Self {
+        TaskChange {
+            cancel_requested: true,
+            ..TaskChange::default()
+        }
+    }
+
+    /// Parks the task in `input_required` with `requests` (an `elicitation/create`,
+    /// `sampling/createMessage`, ... request object each) added to those pending. Every key
+    /// must be new to the task: one used before, even answered, gives
+    /// [`TaskError::InputKeyReused`] and changes nothing.
+    pub fn request_input(requests: Map<String, Value>) -> Self {
+        TaskChange {
+            input_requests: Some(requests),
+            ..TaskChange::default()
+        }
+    }
+
+    /// Answers input requests (the extension's `tasks/update` with `inputResponses`). It may
+    /// cover some or all pending keys: each answered key leaves the pending set at once and
+    /// its answer is kept in [`TaskRecord::input_responses`] for the worker; keys that are
+    /// not pending (unknown, already answered) are ignored. The task returns to `working`
+    /// when no request is left pending. An answer that matches no pending key, or reaches a
+    /// task that has ended, changes nothing.
+    pub fn respond(responses: Map<String, Value>) -> Self {
+        TaskChange {
+            input_responses: Some(responses),
+            ..TaskChange::default()
+        }
+    }
+
     /// The status the task will have after this change, given its current one.
     pub fn target(&self, current: TaskStatus) -> TaskStatus {
+        if self.input_requests.is_some() {
+            return TaskStatus::InputRequired;
+        }
         self.status.unwrap_or(current)
     }
 
-    /// Checks the change on its own: it changes something, and its outcome fits its status.
+    /// Whether this is the extension's cancel request: the flag without a status.
+    pub fn is_cancel_request(&self) -> bool {
+        self.cancel_requested && self.status.is_none()
+    }
+
+    /// Checks the change on its own: it changes something, its outcome fits its status, and
+    /// the extension's changes come alone.
     pub fn validate(&self) -> Result<(), TaskError> {
         let invalid = |why: &str| Err(TaskError::InvalidInput(why.to_owned()));
+        if self.input_responses.is_some() {
+            let alone = TaskChange {
+                input_responses: self.input_responses.clone(),
+                ..TaskChange::default()
+            };
+            if *self != alone {
+                return invalid("input responses are a change of their own");
+            }
+            return Ok(());
+        }
+        if let Some(requests) = &self.input_requests {
+            if requests.is_empty() {
+                return invalid("an input request needs at least one key");
+            }
+            let ends = self.status.is_some_and(|s| s != TaskStatus::InputRequired);
+            if ends || self.outcome.is_some() || self.cancel_requested {
+                return invalid("input requests go with no status but input_required");
+            }
+            return Ok(());
+        }
         if self.status.is_none() && self.status_message.is_none() && !self.cancel_requested {
             return invalid("a change must set a status, a message or a cancel request");
         }
@@ -135,24 +236,146 @@ pub fn check_change(change: &TaskChange, task_id: &str, from: TaskStatus) -> Res
     Ok(())
 }
 
-/// Checks `change` ([`check_change`]) and applies it to the record of task `task_id` in place,
-/// stamping `lastUpdatedAt` with [`time::next_update`]. Stores that hold records in memory call
-/// this under their lock; the other backends do the same in SQL or Lua.
+/// How a backend may apply a change, as [`plan`] decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangePlan {
+    /// One statement over the task's columns, as a compare-and-set on its status: set the
+    /// status, message, outcome and cancel flag the change gives, only while the status is
+    /// one of [`CHANGEABLE`].
+    Direct {
+        /// The change ends the task: the same statement clears its pending input requests
+        /// and responses.
+        ends: bool,
+        /// The change applies only while no input request is pending (a move to `working`);
+        /// otherwise it is refused, as [`explain_refusal`] says.
+        needs_no_pending_input: bool,
+    },
+    /// The change depends on the whole record (input requests, answers, a cancel request):
+    /// read it, [`apply_change`], and write it back as a compare-and-set on `lastUpdatedAt`,
+    /// which [`update_by_record`](crate::backend::update_by_record) does.
+    Record,
+}
+
+/// How `change` can be applied. Every change may also go through the record path; the
+/// direct one saves a read for the common changes.
+pub fn plan(change: &TaskChange) -> ChangePlan {
+    if change.input_requests.is_some() || change.input_responses.is_some() {
+        return ChangePlan::Record;
+    }
+    if change.is_cancel_request() {
+        return ChangePlan::Record;
+    }
+    ChangePlan::Direct {
+        ends: change.status.is_some_and(TaskStatus::is_terminal),
+        needs_no_pending_input: change.status == Some(TaskStatus::Working),
+    }
+}
+
+/// Why a direct change (see [`ChangePlan::Direct`]) that changed no row was refused, from the
+/// record as it now is: the error [`apply_change`] gives. `None` when the change would apply
+/// now (the task changed in between): the backend tries again.
+pub fn explain_refusal(
+    change: &TaskChange,
+    task_id: &str,
+    record: &TaskRecord,
+) -> Option<TaskError> {
+    let mut copy = record.clone();
+    apply_change(
+        change.clone(),
+        task_id,
+        &mut copy,
+        record.task.last_updated_at,
+    )
+    .err()
+}
+
+/// Checks `change` and applies it to the record of task `task_id` in place, stamping
+/// `lastUpdatedAt` with [`time::next_update`] when it changes anything. These are the rules
+/// of every store:
+///
+/// - a task that has ended never changes ([`TaskError::InvalidTransition`]); answers and
+///   cancel requests for it are acknowledged and change nothing;
+/// - input requests take keys new to the task ([`TaskError::InputKeyReused`] otherwise) and
+///   park it in `input_required`;
+/// - answers take pending keys out of the pending set and ignore the others; the task goes
+///   back to `working` when none is pending;
+/// - a task with pending input requests does not move to `working` by a status change;
+/// - a cancel request sets the flag and withdraws pending input requests;
+/// - a task that ends drops its pending input requests and unread answers.
+///
+/// Stores that hold records in memory call this under their lock; SQL and script backends
+/// follow [`plan`].
 pub fn apply_change(
     change: TaskChange,
     task_id: &str,
     record: &mut TaskRecord,
     now: DateTime<Utc>,
-) -> Result<(), TaskError> {
-    check_change(&change, task_id, record.task.status)?;
+) -> Result<Applied, TaskError> {
+    let from = record.task.status;
+    if from.is_terminal() && (change.input_responses.is_some() || change.is_cancel_request()) {
+        return Ok(Applied::Unchanged);
+    }
+    check_change(&change, task_id, from)?;
     let TaskChange {
         status,
         status_message,
         outcome,
         cancel_requested,
+        input_requests,
+        input_responses,
     } = change;
+    if let Some(requests) = input_requests {
+        if let Some(key) = requests
+            .keys()
+            .find(|k| record.input_keys_used.contains(*k))
+        {
+            return Err(TaskError::InputKeyReused {
+                task_id: task_id.to_owned(),
+                key: key.clone(),
+            });
+        }
+        record.input_keys_used.extend(requests.keys().cloned());
+        record.input_requests.extend(requests);
+        record.task.status = TaskStatus::InputRequired;
+    }
+    if let Some(responses) = input_responses {
+        let mut answered = false;
+        for (key, value) in responses {
+            if record.input_requests.remove(&key).is_some() {
+                record.input_responses.insert(key, value);
+                answered = true;
+            }
+        }
+        if !answered {
+            return Ok(Applied::Unchanged);
+        }
+        if record.input_requests.is_empty() && from == TaskStatus::InputRequired {
+            record.task.status = TaskStatus::Working;
+        }
+    }
+    if cancel_requested && status.is_none() {
+        let pending = !record.input_requests.is_empty();
+        if record.cancel_requested && !pending && status_message.is_none() {
+            return Ok(Applied::Unchanged);
+        }
+        if pending {
+            record.input_requests.clear();
+            record.task.status = TaskStatus::Working;
+        }
+    }
+    if status == Some(TaskStatus::Working) && !record.input_requests.is_empty() {
+        return Err(TaskError::InvalidTransition {
+            task_id: task_id.to_owned(),
+            from,
+            to: TaskStatus::Working,
+        });
+    }
     if let Some(status) = status {
         record.task.status = status;
+        if status.is_terminal() {
+            record.input_requests.clear();
+            record.input_responses.clear();
+        }
     }
     if let Some(message) = status_message {
         record.task.status_message = Some(message);
@@ -162,7 +385,7 @@ pub fn apply_change(
     }
     record.cancel_requested |= cancel_requested;
     record.task.last_updated_at = time::next_update(record.task.last_updated_at, now);
-    Ok(())
+    Ok(Applied::Changed)
 }
 
 #[cfg(test)]

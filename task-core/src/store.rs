@@ -272,6 +272,84 @@ pub trait TaskStoreExt: TaskStore {
         self.update(scope, task_id, TaskChange::cancel()).await
     }
 
+    /// Parks the task in `input_required` with `requests` added to those pending (the tasks
+    /// extension): see [`TaskChange::request_input`].
+    async fn request_input(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        requests: Map<String, Value>,
+    ) -> Result<Task, TaskError> {
+        self.update(scope, task_id, TaskChange::request_input(requests))
+            .await
+    }
+
+    /// Answers pending input requests (`tasks/update` with `inputResponses`): see
+    /// [`TaskChange::respond`].
+    async fn respond(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        responses: Map<String, Value>,
+    ) -> Result<Task, TaskError> {
+        self.update(scope, task_id, TaskChange::respond(responses))
+            .await
+    }
+
+    /// Asks the worker to stop (the extension's `tasks/cancel`): see
+    /// [`TaskChange::request_cancel`].
+    async fn request_cancel(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        self.update(scope, task_id, TaskChange::request_cancel())
+            .await
+    }
+
+    /// For a worker: waits until input request `key` has an answer, a cancel is requested,
+    /// the task ends or the timeout passes, and returns the record as it then is; the answer
+    /// is in [`TaskRecord::input_responses`]. Woken by the store's wake-ups, so an answer
+    /// written by another process that shares the store ends the wait.
+    ///
+    /// ```
+    /// # async fn worker(store: &dyn task_core::TaskStore, id: &str) -> Result<(), task_core::TaskError> {
+    /// use serde_json::json;
+    /// use task_core::{Scope, TaskStoreExt};
+    /// let ask = json!({"method": "elicitation/create", "params": {"message": "Name?"}});
+    /// let requests = serde_json::Map::from_iter([("name".to_owned(), ask)]);
+    /// store.request_input(&Scope::All, id, requests).await?;
+    /// let record = store.wait_for_response(&Scope::All, id, "name", None).await?;
+    /// match record.input_responses.get("name") {
+    ///     Some(answer) => println!("answered: {answer}"),
+    ///     None => println!("cancel requested, or the task ended"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn wait_for_response(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        key: &str,
+        timeout: Option<Duration>,
+    ) -> Result<TaskRecord, TaskError> {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let record = self.get_record(scope, task_id).await?;
+            let settled = record.input_responses.contains_key(key)
+                || record.cancel_requested
+                || record.task.is_terminal();
+            if settled {
+                return Ok(record);
+            }
+            let remaining = match deadline {
+                Some(d) => match d.checked_duration_since(tokio::time::Instant::now()) {
+                    Some(r) if !r.is_zero() => Some(r),
+                    _ => return Ok(record),
+                },
+                None => None,
+            };
+            self.wait_for_update(scope, task_id, record.task.last_updated_at, remaining)
+                .await?;
+        }
+    }
+
     /// Waits until the task is terminal (or the timeout passes) and returns it.
     async fn wait_until_terminal(
         &self,

@@ -1,4 +1,5 @@
-//! Wire types of MCP revision 2025-11-25 tasks, serde-exact and camelCase.
+//! Wire types of MCP tasks, serde-exact and camelCase: those of revision 2025-11-25, and
+//! [`DetailedTask`], a task as the tasks extension of revision 2026-07-28 shows it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -313,4 +314,53 @@ mod tests {
         assert!(task.is_expired(), "created in 2025 with a one-second ttl");
         assert!(!sample().is_expired(), "no ttl, no expiry");
     }
+}
+
+/// A task as the tasks extension (`io.modelcontextprotocol/tasks`, revision 2026-07-28) shows
+/// it in `tasks/get`: the task's fields, with `ttlMs` and `pollIntervalMs`, and the payload of
+/// its status inline. Made from a stored record by [`crate::TaskRecord::detailed`].
+///
+/// ```
+/// use task_core::{NewTask, StoreConfig, TaskChange, TaskStatus, backend};
+/// let mut record = backend::create_task_state(NewTask::new(), &StoreConfig::default()).unwrap();
+/// let result = serde_json::json!({"content": [], "isError": true});
+/// let change = TaskChange::complete(result.as_object().unwrap().clone());
+/// let _ = backend::apply_change(change, "t", &mut record, chrono::Utc::now()).unwrap();
+/// let shown = serde_json::to_value(record.detailed()).unwrap();
+/// assert_eq!(shown["status"], "completed");
+/// assert_eq!(shown["result"], result, "the raw tool result, isError included");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailedTask {
+    /// Unique among all the receiver's tasks.
+    pub task_id: String,
+    /// Current status.
+    pub status: TaskStatus,
+    /// Optional human-readable message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// When the task was created.
+    #[serde(with = "crate::backend::time::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// When the task last changed.
+    #[serde(with = "crate::backend::time::rfc3339")]
+    pub last_updated_at: DateTime<Utc>,
+    /// Effective retention in milliseconds from creation; `null` means unlimited. Always
+    /// serialised.
+    #[serde(default)]
+    pub ttl_ms: Option<u64>,
+    /// Suggested polling interval in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_ms: Option<u64>,
+    /// For `input_required`: the pending input requests by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_requests: Option<Map<String, Value>>,
+    /// For `completed`: the request's raw result (a tool result with `isError: true`
+    /// included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Map<String, Value>>,
+    /// For `failed`: the JSON-RPC error the request ended with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::jsonrpc::ErrorData>,
 }

@@ -36,8 +36,8 @@ use std::ops::Bound;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use task_core::backend::{
-    self, PageQuery, UpdateSource, apply_change, create_task_state, repeated_create, stuck_cutoff,
-    time, validate,
+    self, Applied, PageQuery, UpdateSource, apply_change, create_task_state, repeated_create,
+    stuck_cutoff, time, validate,
 };
 use task_core::{
     Capabilities, LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
@@ -390,15 +390,18 @@ impl TaskStore for MemoryTaskStore {
         let now = Now::precise();
         let mut state = self.write();
         let entry = state.entry_mut(scope, task_id, &now)?;
-        apply_change(
+        let applied = apply_change(
             change,
             task_id,
             &mut entry.record,
             time::from_millis(now.ms()),
         )?;
-        entry.wake();
         let task = entry.task(task_id);
-        // Only an unfinished task passes the check above; a terminal one now has ended.
+        if applied == Applied::Unchanged {
+            return Ok(task);
+        }
+        entry.wake();
+        // Only an unfinished task changes; a terminal one now has ended.
         if task.is_terminal() {
             let owner = entry.owner.clone();
             state.ended(owner.as_ref());

@@ -15,6 +15,10 @@
 //! | `rev` | protocol revision |
 //! | `req` | original request JSON, absent when none |
 //! | `inp` | pending input requests JSON, absent when none |
+//! | `used` | JSON array of every input request key used, absent when none |
+//! | `rsp` | unread answers to input requests JSON, absent when none |
+//!
+//! Records written before `used` and `rsp` existed read as tasks that never asked for input.
 
 use crate::error::corrupt;
 use redis::Value;
@@ -51,10 +55,32 @@ pub(crate) fn fields(record: &TaskRecord) -> Result<Vec<(&'static str, String)>,
     );
     optional("cx", record.cancel_requested.then(|| "1".to_owned()));
     optional("req", record.request.as_ref().map(json).transpose()?);
-    if !record.input_requests.is_empty() {
-        optional("inp", Some(json(&record.input_requests)?));
-    }
+    let input = input_fields(record)?;
+    optional("inp", input.requests);
+    optional("used", input.keys_used);
+    optional("rsp", input.responses);
     Ok(fields)
+}
+
+/// The input fields of a record as stored, `None` for each that is empty (and so absent).
+pub(crate) struct InputFields {
+    pub requests: Option<String>,
+    pub keys_used: Option<String>,
+    pub responses: Option<String>,
+}
+
+/// The `inp`, `used` and `rsp` fields of `record`.
+pub(crate) fn input_fields(record: &TaskRecord) -> Result<InputFields, TaskError> {
+    let requests = &record.input_requests;
+    let used = &record.input_keys_used;
+    let responses = &record.input_responses;
+    Ok(InputFields {
+        requests: (!requests.is_empty()).then(|| json(requests)).transpose()?,
+        keys_used: (!used.is_empty()).then(|| json(used)).transpose()?,
+        responses: (!responses.is_empty())
+            .then(|| json(responses))
+            .transpose()?,
+    })
 }
 
 /// An outcome as stored in `out`.
@@ -193,6 +219,16 @@ pub(crate) fn record(
         .map(|text| parse(&text, "input requests"))
         .transpose()?
         .unwrap_or_default();
+    let input_keys_used = fields
+        .remove("used")
+        .map(|text| parse(&text, "input keys used"))
+        .transpose()?
+        .unwrap_or_default();
+    let input_responses = fields
+        .remove("rsp")
+        .map(|text| parse(&text, "input responses"))
+        .transpose()?
+        .unwrap_or_default();
     Ok(Some(TaskRecord {
         task,
         owner,
@@ -202,6 +238,8 @@ pub(crate) fn record(
         revision,
         request,
         input_requests,
+        input_keys_used,
+        input_responses,
     }))
 }
 

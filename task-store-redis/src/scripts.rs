@@ -16,6 +16,11 @@ pub(crate) static CREATE: LazyLock<Script> =
 pub(crate) static UPDATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/update.lua")));
 
+/// Writes a record changed by task-core as a compare-and-set on lastUpdatedAt and publishes
+/// it (`lua/replace.lua`).
+pub(crate) static REPLACE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/replace.lua")));
+
 /// Deletes a task with its index entries (`lua/delete.lua`).
 pub(crate) static DELETE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/delete.lua")));
@@ -29,8 +34,8 @@ pub(crate) static LEASE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/lease.lua")));
 
 /// Every script, for loading them when a store opens.
-pub(crate) fn all() -> [&'static Script; 5] {
-    [&CREATE, &UPDATE, &DELETE, &PRUNE, &LEASE]
+pub(crate) fn all() -> [&'static Script; 6] {
+    [&CREATE, &UPDATE, &REPLACE, &DELETE, &PRUNE, &LEASE]
 }
 
 /// A script's `{tag, values...}` reply.

@@ -20,8 +20,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::backend::{
-    self, CHANGEABLE, PageQuery, UpdateSource, create_task_state, repeated_create, stuck_cutoff,
-    time, validate,
+    self, CHANGEABLE, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, UpdateSource,
+    create_task_state, repeated_create, stuck_cutoff, time, update_by_record, validate,
 };
 use task_core::redact::redact_url;
 use task_core::{
@@ -231,15 +231,18 @@ impl RedisTaskStore {
     }
 
     /// Runs update.lua: the change applies only if the task is visible to `scope`, its status
-    /// is changeable and (with `before_ms`) it was last updated before that time. `None` when
-    /// it was updated since.
+    /// is changeable, (with `before_ms`) it was last updated before that time, and it meets
+    /// `plan` ([`backend::plan`]). `None` when it was updated since.
     async fn apply(
         &self,
         scope: &Scope,
         task_id: &str,
         change: &TaskChange,
         before_ms: Option<i64>,
+        plan: (bool, bool),
     ) -> Result<Option<Task>, TaskError> {
+        let (ends, needs_no_pending_input) = plan;
+        let flag = |on: bool| -> &[u8] { if on { b"1" } else { b"0" } };
         let outcome = change
             .outcome
             .as_ref()
@@ -254,7 +257,7 @@ impl RedisTaskStore {
             self.keys.unfinished_by_owner(),
         ];
         let channel = self.keys.channel(task_id);
-        let args: [&[u8]; 9] = [
+        let args: [&[u8]; 11] = [
             scope.owner_name().unwrap_or_default().as_bytes(),
             channel.as_bytes(),
             self.changeable.as_bytes(),
@@ -270,11 +273,24 @@ impl RedisTaskStore {
             },
             message.as_bytes(),
             outcome.as_bytes(),
-            if change.cancel_requested { b"1" } else { b"0" },
+            flag(change.cancel_requested),
             before.as_bytes(),
+            flag(ends),
+            flag(needs_no_pending_input),
         ];
         let reply = self.invoke(&scripts::UPDATE, &keys, &args).await?;
-        applied(task_id, change, reply).map_err(error::unreadable_reply)
+        match applied(task_id, change, reply).map_err(error::unreadable_reply)? {
+            Reply::Changed(task) => Ok(Some(task)),
+            Reply::Fresh => Ok(None),
+            Reply::PendingInput => {
+                let record = self.get_record(scope, task_id).await?;
+                match backend::explain_refusal(change, task_id, &record) {
+                    Some(refusal) => Err(refusal),
+                    // Answered in between: the caller tries again.
+                    None => Ok(None),
+                }
+            }
+        }
     }
 
     /// Runs prune.lua over index members, which re-checks each; returns how many tasks left
@@ -394,14 +410,25 @@ impl RedisTaskStore {
     }
 }
 
-/// What update.lua answered: the changed task, `None` when the task was updated since the
-/// cutoff, or why nothing changed.
-fn applied(task_id: &str, change: &TaskChange, reply: Value) -> Result<Option<Task>, TaskError> {
+/// What update.lua did, when it did not refuse the change outright.
+enum Reply {
+    /// The change landed: the changed task.
+    Changed(Task),
+    /// The task was updated since the cutoff.
+    Fresh,
+    /// A move to `working` found input requests pending.
+    PendingInput,
+}
+
+/// What update.lua answered: the changed task, that the task was updated since the cutoff or
+/// has input pending, or why nothing changed.
+fn applied(task_id: &str, change: &TaskChange, reply: Value) -> Result<Reply, TaskError> {
     let (tag, values) = scripts::tagged(reply)?;
     match tag.as_str() {
-        "ok" => Ok(Some(record::task(task_id, &values)?)),
+        "ok" => Ok(Reply::Changed(record::task(task_id, &values)?)),
         "missing" => Err(TaskError::not_found(task_id)),
-        "fresh" => Ok(None),
+        "fresh" => Ok(Reply::Fresh),
+        "pending" => Ok(Reply::PendingInput),
         "transition" => {
             let from = values
                 .first()
@@ -555,9 +582,20 @@ impl TaskStore for RedisTaskStore {
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
         validate::change(&change, &self.config)?;
-        self.apply(scope, task_id, &change, None)
-            .await?
-            .ok_or_else(|| corrupt("an unconditional change was refused as fresh"))
+        let ChangePlan::Direct {
+            ends,
+            needs_no_pending_input,
+        } = backend::plan(&change)
+        else {
+            return update_by_record(self, scope, task_id, &change).await;
+        };
+        for _ in 0..MAX_RECORD_ATTEMPTS {
+            let plan = (ends, needs_no_pending_input);
+            if let Some(task) = self.apply(scope, task_id, &change, None, plan).await? {
+                return Ok(task);
+            }
+        }
+        Err(backend::contended(crate::error::BACKEND, task_id))
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
@@ -661,7 +699,13 @@ impl TaskStore for RedisTaskStore {
             // The read only picks candidates; update.lua decides, checking status and idleness.
             for task in found.into_iter().filter(|t| !t.is_terminal()) {
                 match self
-                    .apply(&Scope::All, &task.task_id, &change, Some(before_ms))
+                    .apply(
+                        &Scope::All,
+                        &task.task_id,
+                        &change,
+                        Some(before_ms),
+                        (true, false),
+                    )
                     .await
                 {
                     Ok(Some(_)) => recovered += 1,
@@ -674,6 +718,72 @@ impl TaskStore for RedisTaskStore {
         walk.finish().await?;
         Ok(recovered)
     }
+}
+
+/// The record path of the changes that need the whole record (input requests, answers,
+/// cancel requests): `HGETALL`, then replace.lua as the compare-and-set.
+impl RecordWriter for RedisTaskStore {
+    const BACKEND: &'static str = crate::error::BACKEND;
+
+    async fn read_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        self.get_record(scope, task_id).await
+    }
+
+    async fn replace_record(
+        &self,
+        scope: &Scope,
+        expected: DateTime<Utc>,
+        record: &TaskRecord,
+    ) -> Result<bool, TaskError> {
+        let task = &record.task;
+        if task.is_terminal() {
+            // replace.lua leaves the unfinished-task indexes alone: ending changes take
+            // update.lua (backend::plan never routes them here).
+            return Err(TaskError::InvalidInput(
+                "the record path does not end tasks".into(),
+            ));
+        }
+        let outcome = record
+            .outcome
+            .as_ref()
+            .map(record::outcome_json)
+            .transpose()?
+            .unwrap_or_default();
+        let input = record::input_fields(record)?;
+        let expected = expected.timestamp_millis().to_string();
+        let stamp = task.last_updated_at.timestamp_millis().to_string();
+        let keys = [self.keys.task(&task.task_id)];
+        let channel = self.keys.channel(&task.task_id);
+        let args: [&[u8]; 12] = [
+            scope.owner_name().unwrap_or_default().as_bytes(),
+            channel.as_bytes(),
+            expected.as_bytes(),
+            stamp.as_bytes(),
+            task.status.as_str().as_bytes(),
+            if task.status_message.is_some() {
+                b"1"
+            } else {
+                b"0"
+            },
+            bytes(&task.status_message),
+            outcome.as_bytes(),
+            if record.cancel_requested { b"1" } else { b"0" },
+            bytes(&input.requests),
+            bytes(&input.keys_used),
+            bytes(&input.responses),
+        ];
+        let (tag, _) = scripts::tagged(self.invoke(&scripts::REPLACE, &keys, &args).await?)?;
+        match tag.as_str() {
+            "ok" => Ok(true),
+            "moved" => Ok(false),
+            other => Err(corrupt(format!("replace script answered {other:?}"))),
+        }
+    }
+}
+
+/// An optional text as a script argument; `''` for none.
+fn bytes(value: &Option<String>) -> &[u8] {
+    value.as_deref().unwrap_or_default().as_bytes()
 }
 
 /// One waiter's view of its task, for the shared wait loop.

@@ -55,6 +55,18 @@ async fn child(role: &str) {
             store.complete(&scope, &task_id, result).await.unwrap();
             say("completed");
         }
+        "answer" => {
+            say("ready");
+            // Give the parent's wait a head start; a change before it is seen by its read.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let answer = json!({"action": "accept", "content": {"name": "Ada"}});
+            let responses = Map::from_iter([("name".to_owned(), answer)]);
+            store.respond(&scope, &task_id, responses).await.unwrap();
+            say("answered");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            store.request_cancel(&scope, &task_id).await.unwrap();
+            say("cancel requested");
+        }
         other => panic!("unknown child role {other:?}"),
     }
 }
@@ -167,5 +179,60 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
         "the child process completed it"
     );
     assert_ne!(process.id(), std::process::id());
+    finish(process);
+}
+
+/// A worker waiting for its input answer, and then for a cancel request, is woken by both,
+/// written by another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return child(&role).await;
+    }
+    let prefix = fresh_prefix();
+    let store = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
+    let task = store
+        .create(NewTask::new().owned_by("alice"))
+        .await
+        .unwrap();
+    let ask = json!({"method": "elicitation/create", "params": {"message": "Name?"}});
+    let requests = Map::from_iter([("name".to_owned(), ask)]);
+    let alice = Scope::owner("alice");
+    store
+        .request_input(&alice, &task.task_id, requests)
+        .await
+        .unwrap();
+    let (process, lines) = spawn_child(
+        "a_worker_wakes_on_answers_and_cancel_requests_from_another_process",
+        "answer",
+        &prefix,
+        &task.task_id,
+    );
+    assert_eq!(next_line(&lines), "ready");
+    let answered = store.wait_for_response(&alice, &task.task_id, "name", None);
+    let record = within_hang("the worker's wait for its answer", answered)
+        .await
+        .unwrap();
+    assert_eq!(
+        record.input_responses["name"]["content"]["name"],
+        json!("Ada"),
+        "the answer reached the worker"
+    );
+    assert_eq!(record.task.status, TaskStatus::Working);
+    assert_eq!(next_line(&lines), "answered");
+    let cancelled = store.wait_for_response(&alice, &task.task_id, "never-asked", None);
+    let record = within_hang("the worker's wait for a cancel request", cancelled)
+        .await
+        .unwrap();
+    assert!(
+        record.cancel_requested,
+        "the cancel request reached the worker"
+    );
+    assert_eq!(
+        record.task.status,
+        TaskStatus::Working,
+        "the worker settles it"
+    );
+    assert_eq!(next_line(&lines), "cancel requested");
     finish(process);
 }

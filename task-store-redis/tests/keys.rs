@@ -199,10 +199,10 @@ fn named_keys(name: &str, args: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
             let count: usize = std::str::from_utf8(args.get(1)?).ok()?.parse().ok()?;
             Some(args.get(2..2 + count)?.to_vec())
         }
-        "hmget" | "hgetall" | "hget" | "hset" | "del" | "exists" | "pexpireat" | "zadd"
-        | "zrem" | "zcard" | "zcount" | "zrangebylex" | "zrangebyscore" | "zrange" | "zscore"
-        | "zlexcount" | "zremrangebylex" | "zremrangebyscore" | "publish" | "subscribe"
-        | "unsubscribe" => Some(vec![args.first()?.clone()]),
+        "hmget" | "hgetall" | "hget" | "hset" | "hdel" | "del" | "exists" | "pexpireat"
+        | "zadd" | "zrem" | "zcard" | "zcount" | "zrangebylex" | "zrangebyscore" | "zrange"
+        | "zscore" | "zlexcount" | "zremrangebylex" | "zremrangebyscore" | "publish"
+        | "subscribe" | "unsubscribe" => Some(vec![args.first()?.clone()]),
         "time" | "script" | "ping" | "client" | "hello" | "select" | "echo" | "info" => {
             Some(Vec::new())
         }
@@ -291,6 +291,13 @@ async fn names_crafted_as_other_stores_keys_touch_nothing_outside_their_own_stor
         }
         attacker.get(&scope, name).await.unwrap();
         attacker.set_message(&scope, name, name).await.unwrap();
+        let ask = serde_json::Map::from_iter([(name.to_string(), serde_json::json!({}))]);
+        attacker
+            .request_input(&scope, name, ask.clone())
+            .await
+            .unwrap();
+        attacker.respond(&scope, name, ask).await.unwrap();
+        attacker.request_cancel(&scope, name).await.unwrap();
         attacker.list(&scope, PageRequest::first()).await.unwrap();
         attacker.get(&Scope::owner("x"), name).await.unwrap_err();
         attacker.cancel(&Scope::All, name).await.unwrap();

@@ -13,7 +13,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_core::backend::{
-    self, PageQuery, UpdateSource, create_task_state, repeated_create, stuck_cutoff, time, validate,
+    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, UpdateSource,
+    create_task_state, repeated_create, stuck_cutoff, time, update_by_record, validate,
 };
 use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
@@ -292,31 +293,6 @@ impl SqliteTaskStore {
         tx.commit().await.map_err(driver)?;
         Ok(true)
     }
-
-    /// Explains a compare-and-set that matched no row. The decision was atomic; this only
-    /// names it: a visible terminal task refused the change, anything else was not found.
-    async fn refusal(&self, scope: &Scope, task_id: &str, change: &TaskChange) -> TaskError {
-        let status: Result<Option<String>, _> = sqlx::query_scalar(sql::SELECT_STATUS)
-            .bind(task_id)
-            .bind(scope.owner_name())
-            .bind(now_ms())
-            .fetch_optional(&self.inner.reader)
-            .await;
-        match status {
-            Err(error) => driver(error),
-            Ok(Some(status)) => match TaskStatus::parse(&status) {
-                // A non-terminal status now means the task was replaced after the refusal.
-                Some(from) if from.is_terminal() => TaskError::InvalidTransition {
-                    task_id: task_id.to_owned(),
-                    from,
-                    to: change.target(from),
-                },
-                Some(_) => TaskError::not_found(task_id),
-                None => crate::error::bad_row(task_id, format!("status: {status}")),
-            },
-            Ok(None) => TaskError::not_found(task_id),
-        }
-    }
 }
 
 /// Deletes expired rows in short batches; returns how many.
@@ -403,46 +379,63 @@ impl TaskStore for SqliteTaskStore {
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
         validate::change(&change, &self.inner.config)?;
+        let ChangePlan::Direct {
+            ends,
+            needs_no_pending_input,
+        } = backend::plan(&change)
+        else {
+            return update_by_record(self, scope, task_id, &change).await;
+        };
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
         let (working, input_required) = sql::changeable();
-        // The change commits only once the task it returns has been read: a row that cannot
-        // be read rolls it back, so no call reports failure for a change that landed. (Inside
-        // the transaction, fetch_all also runs the statement to its end; sqlx's fetch_optional
-        // would stop after the row, launchbadge/sqlx#3430.)
-        let mut tx = self
-            .inner
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(driver)?;
-        let rows = sqlx::query(sql::UPDATE)
-            .bind(task_id)
-            .bind(working)
-            .bind(input_required)
-            .bind(scope.owner_name())
-            .bind(time::now().timestamp_millis())
-            .bind(change.status.map(TaskStatus::as_str))
-            .bind(change.status_message.as_deref())
-            .bind(outcome)
-            .bind(change.cancel_requested)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(driver)?;
-        let Some(row) = rows.first() else {
-            // Nothing changed; the writer is free again before the refusal is explained.
-            tx.rollback().await.map_err(driver)?;
-            return Err(self.refusal(scope, task_id, &change).await);
-        };
-        let (task, owner) = match sql::task_and_owner(row) {
-            Ok(read) => read,
-            Err(unreadable) => {
+        for _ in 0..MAX_RECORD_ATTEMPTS {
+            // The change commits only once the task it returns has been read: a row that
+            // cannot be read rolls it back, so no call reports failure for a change that
+            // landed. (Inside the transaction, fetch_all also runs the statement to its end;
+            // sqlx's fetch_optional would stop after the row, launchbadge/sqlx#3430.)
+            let mut tx = self
+                .inner
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(driver)?;
+            let rows = sqlx::query(sql::UPDATE)
+                .bind(task_id)
+                .bind(working)
+                .bind(input_required)
+                .bind(scope.owner_name())
+                .bind(time::now().timestamp_millis())
+                .bind(change.status.map(TaskStatus::as_str))
+                .bind(change.status_message.as_deref())
+                .bind(outcome.as_deref())
+                .bind(change.cancel_requested)
+                .bind(ends)
+                .bind(needs_no_pending_input)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(driver)?;
+            let Some(row) = rows.first() else {
+                // Nothing changed; the writer is free again before the refusal is explained.
                 tx.rollback().await.map_err(driver)?;
-                return Err(unreadable);
-            }
-        };
-        tx.commit().await.map_err(driver)?;
-        self.inner.waiters.wake_with(&task, owner);
-        Ok(task)
+                let record = self.get_record(scope, task_id).await?;
+                match backend::explain_refusal(&change, task_id, &record) {
+                    Some(refusal) => return Err(refusal),
+                    // The task changed in between and would take the change now.
+                    None => continue,
+                }
+            };
+            let (task, owner) = match sql::task_and_owner(row) {
+                Ok(read) => read,
+                Err(unreadable) => {
+                    tx.rollback().await.map_err(driver)?;
+                    return Err(unreadable);
+                }
+            };
+            tx.commit().await.map_err(driver)?;
+            self.inner.waiters.wake_with(&task, owner);
+            return Ok(task);
+        }
+        Err(backend::contended(crate::error::BACKEND, task_id))
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
@@ -544,6 +537,69 @@ impl TaskStore for SqliteTaskStore {
             }
         }
         Ok(rows.len() as u64)
+    }
+}
+
+/// The record path of the changes that need the whole record (input requests, answers,
+/// cancel requests): a read, then `replace.sql` as the compare-and-set.
+impl RecordWriter for SqliteTaskStore {
+    const BACKEND: &'static str = crate::error::BACKEND;
+
+    async fn read_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        self.get_record(scope, task_id).await
+    }
+
+    async fn replace_record(
+        &self,
+        scope: &Scope,
+        expected: DateTime<Utc>,
+        record: &TaskRecord,
+    ) -> Result<bool, TaskError> {
+        let task = &record.task;
+        if task.is_terminal() {
+            // replace.sql does not maintain what counts unfinished tasks: ending changes take
+            // update.sql (backend::plan never routes them here).
+            return Err(TaskError::InvalidInput(
+                "the record path does not end tasks".into(),
+            ));
+        }
+        let outcome = record.outcome.as_ref().map(sql::to_json).transpose()?;
+        let mut tx = self
+            .inner
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(driver)?;
+        let rows = sqlx::query(sql::REPLACE)
+            .bind(task.task_id.as_str())
+            .bind(scope.owner_name())
+            .bind(expected.timestamp_millis())
+            .bind(now_ms())
+            .bind(task.status.as_str())
+            .bind(task.status_message.as_deref())
+            .bind(outcome)
+            .bind(record.cancel_requested)
+            .bind(sql::to_json(&record.input_requests)?)
+            .bind(sql::to_json(&record.input_keys_used)?)
+            .bind(sql::to_json(&record.input_responses)?)
+            .bind(task.last_updated_at.timestamp_millis())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(driver)?;
+        let Some(row) = rows.first() else {
+            tx.rollback().await.map_err(driver)?;
+            return Ok(false);
+        };
+        let (task, owner) = match sql::task_and_owner(row) {
+            Ok(read) => read,
+            Err(unreadable) => {
+                tx.rollback().await.map_err(driver)?;
+                return Err(unreadable);
+            }
+        };
+        tx.commit().await.map_err(driver)?;
+        self.inner.waiters.wake_with(&task, owner);
+        Ok(true)
     }
 }
 

@@ -51,6 +51,7 @@ fn child_process() {
             "creator" => creator(&store).await,
             "worker" => worker(&store).await,
             "waiter" => waiter(&store).await,
+            "answerer" => answerer(&store).await,
             other => Err(TaskError::InvalidInput(format!("unknown role {other}"))),
         };
         match outcome {
@@ -131,6 +132,73 @@ async fn waiter(store: &SqliteTaskStore) -> Result<(), TaskError> {
         .map_err(|_| TaskError::InvalidInput("the wait hung".into()))??;
     child::say(format!("WOKE {}", task.status));
     Ok(())
+}
+
+/// Answers the input request of the task the parent names, then asks to cancel it.
+async fn answerer(store: &SqliteTaskStore) -> Result<(), TaskError> {
+    let id = child::hear().unwrap_or_default();
+    let answer = json!({"action": "accept", "content": {"name": "Ada"}});
+    let responses = serde_json::Map::from_iter([("name".to_owned(), answer)]);
+    store
+        .respond(&Scope::owner("alice"), &id, responses)
+        .await?;
+    child::say("ANSWERED");
+    child::hear();
+    store.request_cancel(&Scope::owner("alice"), &id).await?;
+    Ok(())
+}
+
+/// A worker waiting for its input answer, and then for a cancel request, in this process is
+/// woken by both, written by another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tasks.db");
+    let store = open(&path).await;
+    let task = store
+        .create(NewTask::new().owned_by("alice"))
+        .await
+        .unwrap();
+    let ask = json!({"method": "elicitation/create", "params": {"message": "Name?"}});
+    let requests = serde_json::Map::from_iter([("name".to_owned(), ask)]);
+    store
+        .request_input(&Scope::All, &task.task_id, requests)
+        .await
+        .unwrap();
+    let wait_for = |key: &'static str| {
+        let (store, id) = (store.clone(), task.task_id.clone());
+        // No timeout of its own: only a wake-up ends it, and the hang guard fails the test.
+        let wait = async move { store.wait_for_response(&Scope::All, &id, key, None).await };
+        tokio::spawn(tokio::time::timeout(HANG, wait))
+    };
+    let answered = wait_for("name");
+    tokio::time::sleep(SETTLE).await;
+    let mut answerer = ChildProcess::spawn("answerer", &path, &[]);
+    answerer.expect("READY");
+    answerer.send(&task.task_id);
+    answerer.expect("ANSWERED");
+    let record = answered.await.unwrap().expect("the worker hung").unwrap();
+    assert_eq!(
+        record.input_responses["name"]["content"]["name"],
+        json!("Ada"),
+        "the answer reached the worker"
+    );
+    assert_eq!(record.task.status, TaskStatus::Working);
+    let cancelled = wait_for("never-asked");
+    tokio::time::sleep(SETTLE).await;
+    answerer.send("CANCEL");
+    answerer.expect("DONE");
+    answerer.finish();
+    let record = cancelled.await.unwrap().expect("the worker hung").unwrap();
+    assert!(
+        record.cancel_requested,
+        "the cancel request reached the worker"
+    );
+    assert_eq!(
+        record.task.status,
+        TaskStatus::Working,
+        "the worker settles it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

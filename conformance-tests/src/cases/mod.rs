@@ -14,6 +14,9 @@ pub mod cancellation;
 pub mod concurrency;
 /// `TaskContext` and `task_execution` on the store.
 pub mod context;
+/// The tasks extension (revision 2026-07-28): input requests, answers, cancel requests and
+/// terminal payloads.
+pub mod extension;
 /// Hostile names, cursors and payloads, generated with proptest.
 pub mod hostile;
 /// Task ids: validation, verbatim storage, duplicates, generation.
@@ -62,6 +65,15 @@ macro_rules! for_each_case {
             cancellation::cancel_complete_race,
             cancellation::terminal_race,
             cancellation::cancel_is_sticky,
+            extension::input_requests_park_the_task,
+            extension::input_keys_never_reused,
+            extension::partial_answers_keep_the_rest_pending,
+            extension::answers_wake_the_worker,
+            extension::input_payload_limit,
+            extension::pending_input_blocks_working,
+            extension::cancel_request_leaves_the_end_to_the_worker,
+            extension::terminal_payloads_as_the_extension_shows_them,
+            extension::input_round_race,
             outcomes::outcome_round_trip,
             outcomes::error_result_can_fail,
             outcomes::payload_limit,

@@ -7,8 +7,9 @@
 //! - [`create_task_state`]: checks a [`NewTask`] and builds the record (`create`), and
 //!   [`repeated_create`] answers a create whose id is taken;
 //! - [`validate`]: the checks every call runs first, so bad input changes nothing;
-//! - [`apply_change`]: the status machine as a compare-and-set on a record (`update`,
-//!   `recover_stuck`), stamping `lastUpdatedAt` with [`time::next_update`];
+//! - [`apply_change`]: the status machine and the tasks extension's rules (input requests,
+//!   answers, cancel requests) as a compare-and-set on a record (`update`, `recover_stuck`),
+//!   stamping `lastUpdatedAt` with [`time::next_update`];
 //! - [`PageQuery`]: scope, page size and cursor checked, the page and its cursor built (`list`);
 //! - [`wait_for_update`] with an [`UpdateSource`]: the wait loop, its deadline and the wake-up
 //!   at expiry (`wait_for_update`);
@@ -38,8 +39,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use task_core::backend::{
-    self, ListPosition, PageQuery, UpdateSource, apply_change, create_task_state, repeated_create,
-    stuck_cutoff, time, validate,
+    self, Applied, ListPosition, PageQuery, UpdateSource, apply_change, create_task_state,
+    repeated_create, stuck_cutoff, time, validate,
 };
 use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
@@ -187,8 +188,10 @@ impl TaskStore for PlainStore {
         validate::change(&change, &self.config)?;
         let mut tasks = self.lock();
         let slot = visible(&mut tasks, scope, task_id)?;
-        apply_change(change, task_id, &mut slot.record, time::now())?;
-        slot.changed.notify_waiters();
+        // A change that alters nothing (an answer for no pending key) wakes no one.
+        if apply_change(change, task_id, &mut slot.record, time::now())? == Applied::Changed {
+            slot.changed.notify_waiters();
+        }
         Ok(slot.record.task.clone())
     }
 

@@ -9,25 +9,36 @@
 //! | [`create_task_state`] | validate a [`NewTask`](crate::NewTask) and build the record of a fresh task |
 //! | [`repeated_create`] | answer a create whose caller-supplied id exists already |
 //! | [`validate`] | the input checks every call runs before it touches storage |
-//! | [`CHANGEABLE`], [`check_change`], [`apply_change`] | the status machine as a compare-and-set |
+//! | [`CHANGEABLE`], [`check_change`], [`apply_change`], [`Applied`] | the status machine and the extension's rules, as a compare-and-set |
+//! | [`plan`], [`ChangePlan`], [`explain_refusal`] | which changes one statement can apply, and why one was refused |
+//! | [`RecordWriter`], [`update_by_record`] | the other changes: read, apply, compare-and-set write |
 //! | [`PageQuery`] | one `list` call: scope, cursor and size checked, the page built |
 //! | [`UpdateSource`], [`wait_for_update`] | the wait loop: wake-ups, deadline and expiry |
 //! | [`stuck_cutoff`] | which tasks `recover_stuck` fails |
 //! | [`time`] | timestamps: milliseconds, strictly increasing `lastUpdatedAt` |
 //! | [`ListPosition`] | the keyset position a cursor encodes, for stores that page themselves |
 //!
+//! A store that keeps records in memory applies every change with [`apply_change`] under its
+//! lock. A store over a database may do the same through [`update_by_record`], supplying only
+//! a whole-record read and a compare-and-set write ([`RecordWriter`]); [`plan`] says which
+//! common changes it may instead apply with one statement.
+//!
 //! The `custom-store` example of the workspace is a complete store built on this module alone;
 //! it passes the whole conformance suite.
 
 mod page;
+mod record;
 pub mod time;
 pub mod validate;
 mod wait;
 
 pub use crate::cursor::ListPosition;
 pub use crate::helpers::{MAX_DURATION_MS, create_task_state, repeated_create};
-pub use crate::status::{CHANGEABLE, apply_change, check_change};
+pub use crate::status::{
+    Applied, CHANGEABLE, ChangePlan, apply_change, check_change, explain_refusal, plan,
+};
 pub use page::PageQuery;
+pub use record::{MAX_RECORD_ATTEMPTS, RecordWriter, contended, update_by_record};
 pub use wait::{EXPIRY_RECHECK, UpdateSource, wait_for_update};
 
 use chrono::{DateTime, Utc};

@@ -5,7 +5,7 @@ use crate::error::TaskError;
 use crate::record::TaskOutcome;
 use crate::status::TaskChange;
 use crate::store::Scope;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::{fmt, io};
 
 /// Longest caller-supplied task id, in bytes.
@@ -66,7 +66,33 @@ pub fn change(change: &TaskChange, config: &StoreConfig) -> Result<(), TaskError
     if let Some(value) = &change.outcome {
         outcome(value, config.max_payload_bytes)?;
     }
+    if let Some(requests) = &change.input_requests {
+        for key in requests.keys() {
+            input_key(key)?;
+        }
+        object("input requests", requests, config.max_payload_bytes)?;
+    }
+    if let Some(responses) = &change.input_responses {
+        // Keys are not checked: those that match no pending request are ignored.
+        object("input responses", responses, config.max_payload_bytes)?;
+    }
     Ok(())
+}
+
+/// An input request key is non-empty, at most [`MAX_TASK_ID_BYTES`] bytes, without control
+/// characters.
+pub fn input_key(key: &str) -> Result<(), TaskError> {
+    check_name("input request key", key, MAX_TASK_ID_BYTES)
+}
+
+/// Same checks as [`json`] for a JSON object held as a map, without copying it.
+pub fn object(what: &str, map: &Map<String, Value>, max_bytes: usize) -> Result<(), TaskError> {
+    let members = map.keys().map(|k| string_bound(k) + 2).sum::<usize>();
+    let bound = 2 + members + depth(what, map.values().map(|v| (v, 2)).collect())?;
+    if bound <= max_bytes {
+        return Ok(());
+    }
+    size(what, map, max_bytes)
 }
 
 /// A status message fits in `max_bytes`.

@@ -1,4 +1,5 @@
--- Applies one change as a compare-and-set against the status machine, stamps lastUpdatedAt
+-- Applies one of the common changes (task_core::backend::plan) as a compare-and-set against
+-- the status machine, stamps lastUpdatedAt
 -- as max(now, previous + 1), and wakes the task's waiters with the changed task: its fields
 -- in record::TASK_FIELDS order up to the owner, as a JSON array with false for a missing
 -- field, so that they need not read it back.
@@ -9,11 +10,13 @@
 --       4 new status or '',
 --       5 '1' to set the message, 6 the message, 7 outcome JSON or '',
 --       8 '1' to record a cancel request,
---       9 apply only if last updated before this time (ms since the epoch), or ''
+--       9 apply only if last updated before this time (ms since the epoch), or '',
+--       10 '1' when the change ends the task: its pending input requests and unread answers
+--          go, 11 '1' to apply only while no input request is pending (a move to working)
 -- Returns {'ok', status, message, createdMs, updatedMs, ttl, pollInterval}
---       | {'missing'} | {'transition', status} | {'fresh'}
+--       | {'missing'} | {'transition', status} | {'fresh'} | {'pending'}
 
-local f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'id', 'exp')
+local f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'id', 'exp', 'inp', 'rsp')
 local status = f[1]
 if not status or (ARGV[1] ~= '' and f[2] ~= ARGV[1]) then
   return {'missing'}
@@ -29,6 +32,10 @@ local previous = tonumber(f[3])
 local before = tonumber(ARGV[9])
 if before and previous >= before then
   return {'fresh'}
+end
+
+if ARGV[11] == '1' and f[10] then
+  return {'pending'}
 end
 
 local stamp = string.format('%d', math.max(now, previous + 1))
@@ -53,6 +60,9 @@ if ARGV[8] == '1' then
   fields[#fields + 1] = '1'
 end
 redis.call('HSET', KEYS[1], unpack(fields))
+if ARGV[10] == '1' and (f[10] or f[11]) then
+  redis.call('HDEL', KEYS[1], 'inp', 'rsp')
+end
 -- Only a changeable status gets here: a task that takes a terminal one has ended, and no
 -- longer counts against the limits.
 if not string.find(ARGV[3], ',' .. status .. ',', 1, true) then

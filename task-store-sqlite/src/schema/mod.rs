@@ -26,13 +26,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("0002_unfinished.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("0003_input.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a task store: "MCPT".
 pub(crate) const APPLICATION_ID: i64 = 0x4d43_5054;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
@@ -148,7 +152,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_version_1_file_gets_the_status_index_and_keeps_its_tasks() {
+    async fn a_version_1_file_gets_the_status_index_and_input_columns_and_keeps_its_tasks() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = fresh_file(&dir).await;
         migrate(&mut conn, &MIGRATIONS[..1]).await.unwrap();
@@ -169,6 +173,12 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((tasks, indexes), (1, 1));
+        let (used, responses): (String, String) =
+            sqlx::query_as("SELECT input_keys_used, input_responses FROM tasks")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!((used.as_str(), responses.as_str()), ("[]", "{}"));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use crate::error::bad_row;
 use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use std::collections::BTreeSet;
 use task_core::backend::{CHANGEABLE, time};
 use task_core::{
     OriginRequest, ProtocolRevision, Task, TaskError, TaskOutcome, TaskRecord, TaskStatus,
@@ -18,8 +19,8 @@ pub(crate) const INSERT: &str = include_str!("insert.sql");
 pub(crate) const SELECT_TASK: &str = include_str!("select_task.sql");
 pub(crate) const SELECT_RECORD: &str = include_str!("select_record.sql");
 pub(crate) const SELECT_OUTCOME: &str = include_str!("select_outcome.sql");
-pub(crate) const SELECT_STATUS: &str = include_str!("select_status.sql");
 pub(crate) const UPDATE: &str = include_str!("update.sql");
+pub(crate) const REPLACE: &str = include_str!("replace.sql");
 pub(crate) const DELETE: &str = include_str!("delete.sql");
 pub(crate) const LIST_ALL: &str = include_str!("list_all.sql");
 pub(crate) const LIST_OWNER: &str = include_str!("list_owner.sql");
@@ -73,7 +74,7 @@ pub(crate) fn task_and_owner(row: &SqliteRow) -> Result<(Task, Option<String>), 
 }
 
 /// A whole record: the task columns, then owner, requested_ttl, outcome, cancel_requested,
-/// revision, request, input_requests.
+/// revision, request, input_requests, input_keys_used, input_responses.
 pub(crate) fn record(row: &SqliteRow) -> Result<TaskRecord, TaskError> {
     let task = task(row)?;
     let bad =
@@ -87,6 +88,10 @@ pub(crate) fn record(row: &SqliteRow) -> Result<TaskRecord, TaskError> {
     let request: Option<OriginRequest> = json_column(row, 12).map_err(|e| bad("request", &e))?;
     let input_requests: Option<Map<String, Value>> =
         json_column(row, 13).map_err(|e| bad("input_requests", &e))?;
+    let input_keys_used: Option<BTreeSet<String>> =
+        json_column(row, 14).map_err(|e| bad("input_keys_used", &e))?;
+    let input_responses: Option<Map<String, Value>> =
+        json_column(row, 15).map_err(|e| bad("input_responses", &e))?;
     Ok(TaskRecord {
         task,
         owner,
@@ -97,6 +102,8 @@ pub(crate) fn record(row: &SqliteRow) -> Result<TaskRecord, TaskError> {
         revision,
         request,
         input_requests: input_requests.unwrap_or_default(),
+        input_keys_used: input_keys_used.unwrap_or_default(),
+        input_responses: input_responses.unwrap_or_default(),
     })
 }
 
@@ -167,8 +174,8 @@ mod plans {
             (SELECT_TASK, 3),
             (SELECT_RECORD, 3),
             (SELECT_OUTCOME, 3),
-            (SELECT_STATUS, 3),
-            (UPDATE, 9),
+            (UPDATE, 11),
+            (REPLACE, 12),
             (DELETE, 3),
         ] {
             let plan = plan(&mut conn, sql, args).await;

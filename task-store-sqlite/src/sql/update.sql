@@ -1,16 +1,21 @@
--- The compare-and-set behind every change. It applies only while the task is visible to the
--- caller and its status is one the status machine lets change (?2, ?3: backend::CHANGEABLE).
--- NULL arguments keep a column; lastUpdatedAt becomes max(now, previous + 1 ms), as
--- task_core::time::next_update says. The owner comes back after the task's columns so waiters
--- woken with the written task can check their scope.
+-- The compare-and-set behind the common changes (task_core::backend::plan). It applies only
+-- while the task is visible to the caller and its status is one the status machine lets
+-- change (?2, ?3: backend::CHANGEABLE), and, when ?11 is set (a move to working), while no
+-- input request is pending. A change that ends the task (?10) drops its pending input
+-- requests and unread answers. NULL arguments keep a column; lastUpdatedAt becomes
+-- max(now, previous + 1 ms), as task_core::time::next_update says. The owner comes back after
+-- the task's columns so waiters woken with the written task can check their scope.
 UPDATE tasks SET
     status = coalesce(?6, status),
     status_message = coalesce(?7, status_message),
     outcome = coalesce(?8, outcome),
     cancel_requested = cancel_requested | ?9,
+    input_requests = CASE WHEN ?10 THEN '{}' ELSE input_requests END,
+    input_responses = CASE WHEN ?10 THEN '{}' ELSE input_responses END,
     last_updated_at = max(?5, last_updated_at + 1)
 WHERE task_id = ?1
   AND status IN (?2, ?3)
   AND (?4 IS NULL OR owner = ?4)
   AND (expires_at IS NULL OR expires_at > ?5)
+  AND (NOT ?11 OR input_requests = '{}')
 RETURNING task_id, status, status_message, created_at, last_updated_at, ttl, poll_interval, owner
