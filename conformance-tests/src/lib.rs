@@ -1,6 +1,7 @@
 //! The conformance suite for [`TaskStore`] implementations: lifecycle, transitions,
-//! cancellation races, outcomes, waiting, listing, ttl, owner isolation, limits, ids, a mixed
-//! load, and hostile input generated with proptest. Of this workspace it needs only `task_core`:
+//! cancellation races, the tasks extension's input rounds and cancel requests, outcomes,
+//! waiting, listing, ttl, owner isolation, limits, ids, a mixed load, and hostile input
+//! generated with proptest. Of this workspace it needs only `task_core`:
 //! the MCP handlers of `task_protocol` run their own cases, over the workspace's stores.
 //!
 //! Every backend in this workspace runs it, and so can yours, in a few lines:

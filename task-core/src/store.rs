@@ -175,8 +175,12 @@ pub trait TaskStore: Send + Sync + Debug + 'static {
         task_id: &str,
     ) -> Result<Option<TaskOutcome>, TaskError>;
 
-    /// Applies one change atomically: status, message and outcome together, only if the
-    /// status machine allows it from the task's current status. Wakes the task's waiters.
+    /// Applies one change atomically: status, message and outcome together, or one of the
+    /// tasks extension's changes (input requests, answers, a cancel request), only if the
+    /// rules of [`crate::backend::apply_change`] allow it from the task as it is. Wakes the
+    /// task's waiters, in every process that shares the store, when anything changed; a
+    /// change that alters nothing (an answer for no pending key, say) answers the task as
+    /// it is.
     async fn update(
         &self,
         scope: &Scope,
