@@ -190,11 +190,12 @@ impl TaskChange {
     pub fn validate(&self) -> Result<(), TaskError> {
         let invalid = |why: &str| Err(TaskError::InvalidInput(why.to_owned()));
         if self.input_responses.is_some() {
-            let alone = TaskChange {
-                input_responses: self.input_responses.clone(),
-                ..TaskChange::default()
-            };
-            if *self != alone {
+            let alone = self.status.is_none()
+                && self.status_message.is_none()
+                && self.outcome.is_none()
+                && !self.cancel_requested
+                && self.input_requests.is_none();
+            if !alone {
                 return invalid("input responses are a change of their own");
             }
             return Ok(());
@@ -441,5 +442,108 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn record() -> TaskRecord {
+        let config = crate::StoreConfig::default();
+        crate::backend::create_task_state(crate::NewTask::new().with_id("t"), &config).unwrap()
+    }
+
+    fn keys(names: &[&str]) -> Map<String, Value> {
+        names
+            .iter()
+            .map(|k| ((*k).to_owned(), Value::from(*k)))
+            .collect()
+    }
+
+    fn apply(change: TaskChange, record: &mut TaskRecord) -> Result<Applied, TaskError> {
+        apply_change(change, "t", record, chrono::Utc::now())
+    }
+
+    #[test]
+    fn input_rounds_follow_the_rules() {
+        let mut task = record();
+        let asked = apply(TaskChange::request_input(keys(&["a", "b"])), &mut task);
+        assert_eq!(asked.unwrap(), Applied::Changed);
+        assert_eq!(task.task.status, InputRequired);
+        let before = task.clone();
+        let reused = apply(TaskChange::request_input(keys(&["c", "a"])), &mut task);
+        assert!(matches!(reused, Err(TaskError::InputKeyReused { key, .. }) if key == "a"));
+        assert_eq!(task, before, "a refused request changes nothing");
+        let working = apply(TaskChange::status(Working, None), &mut task);
+        assert!(matches!(working, Err(TaskError::InvalidTransition { .. })));
+        let ignored = apply(TaskChange::respond(keys(&["zzz"])), &mut task).unwrap();
+        assert_eq!(ignored, Applied::Unchanged);
+        assert_eq!(task, before);
+        assert_eq!(
+            apply(TaskChange::respond(keys(&["a", "zzz"])), &mut task).unwrap(),
+            Applied::Changed
+        );
+        assert_eq!(task.task.status, InputRequired, "b is pending");
+        assert_eq!(task.input_responses, keys(&["a"]));
+        let _ = apply(TaskChange::respond(keys(&["b"])), &mut task).unwrap();
+        assert_eq!(task.task.status, Working, "none pending");
+        let reused = apply(TaskChange::request_input(keys(&["b"])), &mut task);
+        assert!(
+            matches!(reused, Err(TaskError::InputKeyReused { .. })),
+            "answered keys too"
+        );
+    }
+
+    #[test]
+    fn cancel_requests_withdraw_input_and_endings_drop_it() {
+        let mut task = record();
+        let _ = apply(TaskChange::request_input(keys(&["a"])), &mut task).unwrap();
+        let _ = apply(TaskChange::request_cancel(), &mut task).unwrap();
+        assert!(task.cancel_requested && task.input_requests.is_empty());
+        assert_eq!(task.task.status, Working);
+        let again = apply(TaskChange::request_cancel(), &mut task).unwrap();
+        assert_eq!(again, Applied::Unchanged);
+        let _ = apply(TaskChange::request_input(keys(&["b"])), &mut task).unwrap();
+        let _ = apply(TaskChange::respond(keys(&["b"])), &mut task).unwrap();
+        let _ = apply(TaskChange::request_input(keys(&["c"])), &mut task).unwrap();
+        let _ = apply(TaskChange::complete(Map::new()), &mut task).unwrap();
+        assert!(task.input_requests.is_empty() && task.input_responses.is_empty());
+        let late = apply(TaskChange::request_cancel(), &mut task).unwrap();
+        assert_eq!(late, Applied::Unchanged, "acknowledged after the end");
+        let late = apply(TaskChange::respond(keys(&["c"])), &mut task).unwrap();
+        assert_eq!(late, Applied::Unchanged);
+        let reask = apply(TaskChange::request_input(keys(&["d"])), &mut task);
+        assert!(matches!(reask, Err(TaskError::InvalidTransition { .. })));
+    }
+
+    #[test]
+    fn extension_changes_come_alone_and_plan_their_path() {
+        let mut mixed = TaskChange::respond(keys(&["a"]));
+        mixed.status_message = Some("x".into());
+        assert!(mixed.validate().is_err());
+        assert!(TaskChange::request_input(Map::new()).validate().is_err());
+        let mut ending = TaskChange::request_input(keys(&["a"]));
+        ending.status = Some(Completed);
+        assert!(ending.validate().is_err());
+        assert!(TaskChange::respond(Map::new()).validate().is_ok());
+        assert!(TaskChange::request_cancel().validate().is_ok());
+        for record_path in [
+            TaskChange::request_input(keys(&["a"])),
+            TaskChange::respond(keys(&["a"])),
+            TaskChange::request_cancel(),
+        ] {
+            assert_eq!(plan(&record_path), ChangePlan::Record, "{record_path:?}");
+        }
+        let direct = |ends, needs_no_pending_input| ChangePlan::Direct {
+            ends,
+            needs_no_pending_input,
+        };
+        assert_eq!(plan(&TaskChange::message("m")), direct(false, false));
+        assert_eq!(
+            plan(&TaskChange::status(Working, None)),
+            direct(false, true)
+        );
+        assert_eq!(
+            plan(&TaskChange::status(InputRequired, None)),
+            direct(false, false)
+        );
+        assert_eq!(plan(&TaskChange::cancel()), direct(true, false));
+        assert_eq!(plan(&TaskChange::fail("x")), direct(true, false));
     }
 }
