@@ -9,6 +9,9 @@ use tokio::sync::Barrier;
 /// Longest a waiter may take to see a change before the case calls it lost.
 const HANG: Duration = Duration::from_secs(60);
 
+/// A key full of the syntax of SQL, JSON paths, Redis keys and globs, kept verbatim.
+const ODD_KEY: &str = "{k}:* ü'\\\"$.[0]";
+
 /// An `elicitation/create` request object asking `message`.
 fn elicitation(message: &str) -> Value {
     json!({
@@ -62,7 +65,7 @@ pub async fn input_requests_park_the_task(factory: &dyn StoreFactory) -> CaseRes
     );
     let more = step!(
         store
-            .request_input(&alice, &task.task_id, asks(&["b", "c"]))
+            .request_input(&alice, &task.task_id, asks(&["b", ODD_KEY]))
             .await
     );
     ensure_eq!(more.status, TaskStatus::InputRequired, "status");
@@ -70,14 +73,18 @@ pub async fn input_requests_park_the_task(factory: &dyn StoreFactory) -> CaseRes
     ensure_eq!(held.task, more, "the record's task");
     ensure_eq!(
         held.input_requests,
-        asks(&["a", "b", "c"]),
+        asks(&["a", "b", ODD_KEY]),
         "pending requests"
     );
     let used: Vec<&str> = held.input_keys_used.iter().map(String::as_str).collect();
-    ensure_eq!(used, ["a", "b", "c"], "keys used");
+    ensure_eq!(used, ["a", "b", ODD_KEY], "keys used");
     ensure!(held.input_responses.is_empty(), "no answers yet");
     let shown = held.detailed();
-    ensure_eq!(shown.input_requests, Some(asks(&["a", "b", "c"])), "view");
+    ensure_eq!(
+        shown.input_requests,
+        Some(asks(&["a", "b", ODD_KEY])),
+        "view"
+    );
     ensure_eq!(shown.status, TaskStatus::InputRequired, "view status");
     let bob = store
         .request_input(&Scope::owner("bob"), &task.task_id, asks(&["d"]))
