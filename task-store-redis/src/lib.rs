@@ -29,6 +29,10 @@
 //!   passed to the script; `lastUpdatedAt` is stamped in the script as `max(now, previous + 1)`
 //!   on Redis's clock, so it strictly increases whichever process writes. Scripts are loaded
 //!   once and run by EVALSHA; after a restart flushed them, they are loaded again on NOSCRIPT.
+//!   The tasks extension's input requests, answers and cancel requests take the record path of
+//!   [`task_core::backend::update_by_record`]: task-core applies its rules to the record read
+//!   with `HGETALL`, and `replace.lua` writes it only if `lastUpdatedAt` is still what was
+//!   read, stamped in Rust as `max(now, previous + 1)`.
 //! - **One round trip per call.** A get is one `HMGET`, a change one `EVALSHA`, and all
 //!   callers share one multiplexed connection. A page of a listing is one range read plus one
 //!   pipelined read of its tasks.

@@ -35,6 +35,10 @@
 //!   wins, whether they come from one store, two stores or two processes on the same file.
 //!   The statement runs in a `BEGIN IMMEDIATE` transaction that commits only once the task it
 //!   returns has been read, so a call never reports failure for a change that landed.
+//!   The tasks extension's input requests, answers and cancel requests take the record path
+//!   of [`task_core::backend::update_by_record`]: task-core applies its rules to the record
+//!   read back, and one `UPDATE … WHERE last_updated_at = <as read> RETURNING …` writes it, or
+//!   writes nothing when another change came first (the record is then read again).
 //!   A create is one upsert statement, or with limits a `BEGIN IMMEDIATE` transaction that
 //!   checks the id and the limits and inserts. Nothing reads and then writes in a deferred
 //!   transaction.
@@ -63,7 +67,7 @@
 //!
 //! | statement | plan |
 //! |---|---|
-//! | get, get_record, get_result, update, delete | `SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 (task_id=?)` |
+//! | get, get_record, get_result, update (both statements), delete | `SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 (task_id=?)` |
 //! | list, every owner | `SEARCH tasks USING INDEX tasks_by_creation ((created_at,task_id)>(?,?))` |
 //! | list, one owner | `SEARCH tasks USING INDEX tasks_by_owner (owner=? AND (created_at,task_id)>(?,?))` |
 //! | per-owner limit | `SEARCH tasks USING COVERING INDEX tasks_by_status (status=? AND owner=?)`, stopping at the limit |
