@@ -169,7 +169,7 @@ impl TaskRecord {
         }
     }
 
-    /// Whether `other`, a record fresh from [`crate::create_task_state`], asks for the task
+    /// Whether `other`, a record fresh from [`crate::backend::create_task_state`], asks for the task
     /// this record holds: the same id, owner, protocol revision, original request and
     /// requested ttl. The initial status message and poll interval are not compared: they
     /// describe the task's progress, not what it does.
