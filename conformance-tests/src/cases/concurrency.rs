@@ -96,6 +96,7 @@ pub async fn concurrent_message_updates(factory: &dyn StoreFactory) -> CaseResul
 }
 
 /// recover_stuck fails non-terminal tasks idle for longer than the given age, and only them.
+/// Only lower bounds on time are relied on (a sleep), so a slow machine cannot fail it.
 pub async fn recover_stuck(factory: &dyn StoreFactory) -> CaseResult {
     let store = default_store(factory).await;
     let stuck = [
@@ -103,8 +104,16 @@ pub async fn recover_stuck(factory: &dyn StoreFactory) -> CaseResult {
         step!(task_in(store.as_ref(), TaskStatus::InputRequired).await),
     ];
     let done = step!(task_in(store.as_ref(), TaskStatus::Completed).await);
+    ensure_eq!(
+        step!(
+            store
+                .recover_stuck(Duration::from_secs(3600), "worker lost")
+                .await
+        ),
+        0,
+        "tasks idle for less than the age"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let fresh = step!(store.create(NewTask::new()).await);
     let recovered = step!(
         store
             .recover_stuck(Duration::from_millis(200), "worker lost")
@@ -129,11 +138,6 @@ pub async fn recover_stuck(factory: &dyn StoreFactory) -> CaseResult {
         step!(store.get(&Scope::All, &done.task_id).await).status,
         TaskStatus::Completed,
         "done"
-    );
-    ensure_eq!(
-        step!(store.get(&Scope::All, &fresh.task_id).await).status,
-        TaskStatus::Working,
-        "fresh"
     );
     ensure_eq!(
         step!(
