@@ -33,8 +33,9 @@
 //!   (<changeable statuses>) RETURNING …`: status, message, outcome and `lastUpdatedAt` change
 //!   together or not at all, and of racing changes (cancel against complete, say) exactly one
 //!   wins, whether they come from one store, two stores or two processes on the same file.
-//!   The statement runs in a `BEGIN IMMEDIATE` transaction that commits only once the task it
-//!   returns has been read, so a call never reports failure for a change that landed.
+//!   The statement commits on its own (no transaction around it) and leaves alone a row that
+//!   could not be read back, so a change that lands always returns its task: a call never
+//!   reports failure for a change that landed.
 //!   The tasks extension's input requests, answers and cancel requests take the record path
 //!   of [`task_core::backend::update_by_record`]: task-core applies its rules to the record
 //!   read back, and one `UPDATE … WHERE last_updated_at = <as read> RETURNING …` writes it, or

@@ -389,16 +389,13 @@ impl TaskStore for SqliteTaskStore {
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
         let (working, input_required) = sql::changeable();
         for _ in 0..MAX_RECORD_ATTEMPTS {
-            // The change commits only once the task it returns has been read: a row that
-            // cannot be read rolls it back, so no call reports failure for a change that
-            // landed. (Inside the transaction, fetch_all also runs the statement to its end;
-            // sqlx's fetch_optional would stop after the row, launchbadge/sqlx#3430.)
-            let mut tx = self
-                .inner
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(driver)?;
+            // One autocommit statement; its WHERE clause leaves alone a row that could not be
+            // read back, so a change that lands always returns its task. fetch_all, not
+            // fetch_optional: an `UPDATE … RETURNING` commits only when it runs to the end,
+            // and sqlx's fetch_optional stops after the row and ignores the error of that
+            // commit (launchbadge/sqlx#3430), so a write that failed (a full disk, say) would
+            // be acknowledged. An error here means nothing landed, or, for an I/O error whose
+            // commit may have reached the file, says so with Retry::OutcomeUnknown.
             let rows = sqlx::query(sql::UPDATE)
                 .bind(task_id)
                 .bind(working)
@@ -411,12 +408,10 @@ impl TaskStore for SqliteTaskStore {
                 .bind(change.cancel_requested)
                 .bind(ends)
                 .bind(needs_no_pending_input)
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.inner.writer)
                 .await
                 .map_err(driver)?;
             let Some(row) = rows.first() else {
-                // Nothing changed; the writer is free again before the refusal is explained.
-                tx.rollback().await.map_err(driver)?;
                 let record = self.get_record(scope, task_id).await?;
                 match backend::explain_refusal(&change, task_id, &record) {
                     Some(refusal) => return Err(refusal),
@@ -424,16 +419,17 @@ impl TaskStore for SqliteTaskStore {
                     None => continue,
                 }
             };
-            let (task, owner) = match sql::task_and_owner(row) {
-                Ok(read) => read,
-                Err(unreadable) => {
-                    tx.rollback().await.map_err(driver)?;
-                    return Err(unreadable);
+            return match sql::task_and_owner(row) {
+                Ok((task, owner)) => {
+                    self.inner.waiters.wake_with(&task, owner);
+                    Ok(task)
+                }
+                // The change landed: answer with the task as it now reads, not with a failure.
+                Err(_) => {
+                    self.inner.waiters.wake(task_id);
+                    self.get(scope, task_id).await
                 }
             };
-            tx.commit().await.map_err(driver)?;
-            self.inner.waiters.wake_with(&task, owner);
-            return Ok(task);
         }
         Err(backend::contended(crate::error::BACKEND, task_id))
     }

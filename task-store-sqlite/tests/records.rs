@@ -38,7 +38,8 @@ async fn extreme_ttls_and_intervals_round_trip() {
 }
 
 /// A change whose row cannot be read back (a value another program left that no task can
-/// hold) is refused and rolled back: a call never reports failure for a change that landed.
+/// hold) is refused and leaves the row alone: a call never reports failure for a change that
+/// landed.
 #[tokio::test]
 async fn a_change_whose_row_cannot_be_read_back_does_not_land() {
     let temp = TempStore::new(StoreConfig::default(), Default::default()).await;
@@ -61,7 +62,7 @@ async fn a_change_whose_row_cannot_be_read_back_does_not_land() {
             .fetch_one(&mut raw)
             .await
             .unwrap();
-    assert_eq!(status, "working", "the completion was rolled back");
+    assert_eq!(status, "working", "the completion did not land");
     assert_eq!(updated, task.last_updated_at.timestamp_millis());
     assert_eq!(outcome, None);
     // Once the row is readable again, the same change lands.

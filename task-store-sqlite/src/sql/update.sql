@@ -5,6 +5,8 @@
 -- requests and unread answers. NULL arguments keep a column; lastUpdatedAt becomes
 -- max(now, previous + 1 ms), as task_core::time::next_update says. The owner comes back after
 -- the task's columns so waiters woken with the written task can check their scope.
+-- A row that could not be read back (the table is STRICT, so only a negative duration
+-- another program wrote) is left alone, so a change that lands always returns a task.
 UPDATE tasks SET
     status = coalesce(?6, status),
     status_message = coalesce(?7, status_message),
@@ -18,4 +20,6 @@ WHERE task_id = ?1
   AND (?4 IS NULL OR owner = ?4)
   AND (expires_at IS NULL OR expires_at > ?5)
   AND (NOT ?11 OR input_requests = '{}')
+  AND (ttl IS NULL OR ttl >= 0)
+  AND (poll_interval IS NULL OR poll_interval >= 0)
 RETURNING task_id, status, status_message, created_at, last_updated_at, ttl, poll_interval, owner
