@@ -257,7 +257,8 @@ impl RedisTaskStore {
             self.keys.unfinished_by_owner(),
         ];
         let channel = self.keys.channel(task_id);
-        let args: [&[u8]; 11] = [
+        let owner_hex = scope.owner_name().map(keys::hex).unwrap_or_default();
+        let args: [&[u8]; 12] = [
             scope.owner_name().unwrap_or_default().as_bytes(),
             channel.as_bytes(),
             self.changeable.as_bytes(),
@@ -277,6 +278,7 @@ impl RedisTaskStore {
             before.as_bytes(),
             flag(ends),
             flag(needs_no_pending_input),
+            owner_hex.as_bytes(),
         ];
         let reply = self.invoke(&scripts::UPDATE, &keys, &args).await?;
         match applied(task_id, change, reply).map_err(error::unreadable_reply)? {
@@ -631,10 +633,12 @@ impl TaskStore for RedisTaskStore {
                 }
             };
             let keys = self.keys.task_and_indexes(task_id, owner.as_deref());
-            let args: [&[u8]; 3] = [
+            let owner_hex = owner.as_deref().map(keys::hex).unwrap_or_default();
+            let args: [&[u8]; 4] = [
                 scope.owner_name().unwrap_or_default().as_bytes(),
                 channel.as_bytes(),
                 owner.as_deref().unwrap_or_default().as_bytes(),
+                owner_hex.as_bytes(),
             ];
             match self.invoke(&scripts::DELETE, &keys, &args).await? {
                 Value::Int(1) => return Ok(true),

@@ -5,7 +5,7 @@
 --       5 unfinished tasks by owner, 6 owner index, 7 owner expiry (both only for an owned
 --       task)
 -- ARGV: 1 the caller's owner, or '' for trusted access, 2 wake-up channel,
---       3 the owner the caller built KEYS for, or '' for none
+--       3 the owner the caller built KEYS for, or '' for none, 4 that owner in hex (keys::hex)
 -- Returns 1 when deleted, 0 when no visible task exists, -1 when the task's owner is not the
 -- one KEYS were built for (the id was reused meanwhile: read it again and retry).
 
@@ -28,8 +28,7 @@ if KEYS[6] then
   redis.call('ZREM', KEYS[6], member)
   redis.call('ZREM', KEYS[7], member)
   local expiry = f[4] and string.format('%016x', tonumber(f[4])) or 'ffffffffffffffff'
-  local hex = string.gsub(owner, '.', function(c) return string.format('%02x', string.byte(c)) end)
-  redis.call('ZREM', KEYS[5], hex .. ':' .. expiry .. member)
+  redis.call('ZREM', KEYS[5], ARGV[4] .. ':' .. expiry .. member)
 end
 redis.call('PUBLISH', ARGV[2], 'deleted')
 return 1
