@@ -1,0 +1,79 @@
+//! A [`TaskStore`](task_core::TaskStore) in PostgreSQL, through sqlx: any number of processes
+//! share one store, and each wakes the others' waiters with `LISTEN`/`NOTIFY`.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_core::TaskError> {
+//! use std::time::Duration;
+//! use task_core::{NewTask, Scope, StoreConfig, TaskStore, TaskStoreExt};
+//! use task_store_postgres::{PostgresOptions, PostgresTaskStore};
+//!
+//! let options = PostgresOptions::default().with_sweep_interval(Some(Duration::from_secs(30)));
+//! let url = "postgres://postgres@127.0.0.1:5432/test?schema=my_app_tasks";
+//! let store = PostgresTaskStore::open_with(url, StoreConfig::default(), options).await?;
+//! let task = store.create(NewTask::new()).await?;
+//! store.cancel(&Scope::All, &task.task_id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Durability.** A create or update has been committed when it returns (with the server's
+//!   `synchronous_commit`, on by default, that means flushed to the server's write-ahead log),
+//!   so it survives the client being killed (`kill -9`) right after, and a server restart.
+//! - **Atomicity.** Every change is one compare-and-set statement, `UPDATE … WHERE status =
+//!   ANY (<changeable statuses>) RETURNING …`: status, message, outcome and `lastUpdatedAt`
+//!   change together or not at all, and of racing changes (cancel against complete, say)
+//!   exactly one wins, whether they come from one store or from many processes. The same
+//!   statement queues the wake-up (`pg_notify`), which PostgreSQL delivers only if the change
+//!   commits. A create is one upsert statement, or with limits a transaction that takes an
+//!   advisory lock (one per store for a total limit, one per owner for a per-owner limit),
+//!   checks the id and the limits and inserts: two creates never both take the last place.
+//! - **Expiry.** Every read filters on `expires_at` (creation plus ttl), so a task is
+//!   invisible the moment it expires. A background sweeper
+//!   ([`PostgresOptions::sweep_interval`], default 60 s) and
+//!   [`TaskStore::purge_expired`](task_core::TaskStore::purge_expired) delete expired rows
+//!   with a range scan of the expiry index, in batches that skip rows another purge holds.
+//!   Any number of processes may run the sweeper on one schema: each batch first takes the
+//!   schema's sweep lock (`pg_try_advisory_xact_lock`), so one sweeps at a time.
+//! - **Waiting.** Waiters wake at once on writes made through the same store, and return the
+//!   task the write returned rather than reading it back. Writes by any other store or
+//!   process on the same schema wake them through `LISTEN`/`NOTIFY` on the channel
+//!   `task_store.<schema>`, with payloads of the task id and its new version only. When the
+//!   listening connection is lost, notifications sent meanwhile are lost too: once it listens
+//!   again, every waiter reads its task afresh.
+//! - **Indexes.** get and every change are primary-key lookups; list is a keyset range scan
+//!   on `(owner, created_at, task_id)` or `(created_at, task_id)`, in index order with no
+//!   sort; expiry is a range scan on `expires_at`; the limits count unfinished tasks in
+//!   `(status, owner, expires_at)`. A test checks each statement's plan with `EXPLAIN`.
+//! - **Failures.** A call that gets no answer within [`PostgresOptions::call_timeout`]
+//!   (default 10 s), connecting included, fails with a retryable error; the store reconnects
+//!   by itself once the server is back. See [`error`] for which errors are safe to repeat.
+//!
+//! # Schemas
+//!
+//! A store lives in one schema of the database ([`PostgresOptions::schema`], default
+//! `mcp_tasks`, or `?schema=` in the URL), created when the store first opens; stores in
+//! different schemas never see each other's tasks. The schema comes from embedded, versioned
+//! migrations run when a store opens; a schema from a newer release, or one holding another
+//! application's tables, is refused with a [`PostgresError`]. Timestamps are stored as
+//! milliseconds from the clients' clocks, as every backend does; `lastUpdatedAt` still
+//! increases strictly with every change when clocks disagree.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod options;
+mod schema;
+mod sql;
+mod store;
+mod wake;
+
+pub use error::PostgresError;
+pub use options::PostgresOptions;
+pub use schema::SCHEMA_VERSION;
+pub use sqlx;
+pub use store::PostgresTaskStore;
+
+/// The statements the store runs, with their names, for tests that check their query plans.
+#[doc(hidden)]
+pub use sql::STATEMENTS;

@@ -1,0 +1,16 @@
+-- Fails every live, non-terminal task ($1: backend::CHANGEABLE) last updated before $2,
+-- returns each as update.sql does, and queues each one's wake-up on channel $7.
+WITH stuck AS (
+    UPDATE tasks SET
+        status = $3,
+        status_message = $4,
+        outcome = $5,
+        last_updated_at = greatest($6, last_updated_at + 1)
+    WHERE status = ANY ($1)
+      AND last_updated_at < $2
+      AND (expires_at IS NULL OR expires_at > $6)
+    RETURNING task_id, status, status_message, created_at, last_updated_at, ttl, poll_interval,
+              owner
+)
+SELECT stuck.*, pg_notify($7, stuck.last_updated_at || ' ' || stuck.task_id)::text
+FROM stuck

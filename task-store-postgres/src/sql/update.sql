@@ -1,0 +1,23 @@
+-- The compare-and-set behind every change. It applies only while the task is visible to the
+-- caller and its status is one the status machine lets change ($2: backend::CHANGEABLE).
+-- NULL arguments keep a column; lastUpdatedAt becomes max(now, previous + 1 ms), as
+-- task_core::backend::time::next_update says. The same statement queues the wake-up on
+-- channel $9 ("<version> <task id>"), delivered when the change commits and only then. The
+-- owner comes back after the task's columns so waiters woken with the written task can check
+-- their scope.
+WITH changed AS (
+    UPDATE tasks SET
+        status = coalesce($5, status),
+        status_message = coalesce($6, status_message),
+        outcome = coalesce($7, outcome),
+        cancel_requested = cancel_requested OR $8,
+        last_updated_at = greatest($4, last_updated_at + 1)
+    WHERE task_id = $1
+      AND status = ANY ($2)
+      AND ($3::text IS NULL OR owner = $3)
+      AND (expires_at IS NULL OR expires_at > $4)
+    RETURNING task_id, status, status_message, created_at, last_updated_at, ttl, poll_interval,
+              owner
+)
+SELECT changed.*, pg_notify($9, changed.last_updated_at || ' ' || changed.task_id)::text
+FROM changed

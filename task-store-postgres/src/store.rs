@@ -1,0 +1,638 @@
+//! [`PostgresTaskStore`]: the [`TaskStore`] implementation.
+
+use crate::error::{PostgresError, driver};
+use crate::options::{self, PostgresOptions};
+use crate::schema::{MIGRATIONS, migrate};
+use crate::sql;
+use crate::wake::{self, Waiters, WatchGuard};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use task_core::backend::{
+    self, PageQuery, UpdateSource, create_task_state, repeated_create, stuck_cutoff, time, validate,
+};
+use task_core::redact::redact_url;
+use task_core::{
+    LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
+    TaskPage, TaskRecord, TaskStatus, TaskStore,
+};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// Expired rows deleted per statement by a purge.
+const PURGE_BATCH: i64 = 1_000;
+/// Tries of a create whose id keeps changing hands between the insert and the read.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// A [`TaskStore`] in a PostgreSQL schema.
+///
+/// Cloning is cheap and shares the store. The background listener and sweeper stop when the
+/// last clone is dropped.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), task_core::TaskError> {
+/// use task_core::{NewTask, Scope, StoreConfig, TaskStore, TaskStoreExt};
+/// use task_store_postgres::PostgresTaskStore;
+///
+/// let url = "postgres://postgres@127.0.0.1:5432/test?schema=my_app_tasks";
+/// let store = PostgresTaskStore::open(url, StoreConfig::default()).await?;
+/// let task = store.create(NewTask::new().owned_by("alice")).await?;
+/// let alice = Scope::owner("alice");
+/// store.complete(&alice, &task.task_id, serde_json::Map::new()).await?;
+/// assert!(store.get(&alice, &task.task_id).await?.is_terminal());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PostgresTaskStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: StoreConfig,
+    options: PostgresOptions,
+    /// The URL without its secrets, for Debug.
+    shown_url: String,
+    connect: PgConnectOptions,
+    pool: PgPool,
+    /// The listener's own connection.
+    listener_pool: PgPool,
+    /// The wake-up channel: `task_store.` and the schema.
+    channel: String,
+    waiters: Arc<Waiters>,
+    background: Vec<AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for PostgresTaskStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresTaskStore")
+            .field("url", &self.inner.shown_url)
+            .field("options", &self.inner.options)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    time::now().timestamp_millis()
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl PostgresTaskStore {
+    /// Opens the store at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, or
+    /// `postgresql://…`) with the default [`PostgresOptions`]; store settings may come in the
+    /// URL's query, such as `?schema=tenant_a`.
+    pub async fn open(url: &str, config: StoreConfig) -> Result<Self, TaskError> {
+        PostgresTaskStore::open_with(url, config, PostgresOptions::default()).await
+    }
+
+    /// Opens the store at `url` with `options`; settings in the URL override them.
+    ///
+    /// Creates the schema if it is missing and migrates it. Fails with a
+    /// [`crate::PostgresError`] inside [`TaskError::Backend`] when the server does not answer
+    /// within the call timeout, or the schema holds another application's tables, or a newer
+    /// version of the store's.
+    pub async fn open_with(
+        url: &str,
+        config: StoreConfig,
+        options: PostgresOptions,
+    ) -> Result<Self, TaskError> {
+        let (connect, options) = options::parse(url, options)?;
+        let connect = connect.options([("search_path", options.schema.as_str())]);
+        let shown_url = redact_url(url);
+        let within = options.call_timeout;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.pool_size)
+            .min_connections(0)
+            .acquire_timeout(within)
+            .connect_lazy_with(connect.clone());
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(within)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(connect.clone());
+        let schema = options.schema.clone();
+        let channel = format!("task_store.{schema}");
+        let opened = deadline(within, async {
+            let mut conn = pool.acquire().await.map_err(driver)?;
+            migrate(&mut conn, &schema, MIGRATIONS).await?;
+            wake::connect(&listener_pool, &channel)
+                .await
+                .map_err(driver)
+        })
+        .await;
+        let listener = match opened {
+            Ok(listener) => listener,
+            Err(error) => {
+                pool.close().await;
+                listener_pool.close().await;
+                return Err(error);
+            }
+        };
+        let waiters = Arc::new(Waiters::default());
+        let mut background = Vec::new();
+        let listening = wake::listen(
+            listener_pool.clone(),
+            channel.clone(),
+            waiters.clone(),
+            listener,
+        );
+        background.push(tokio::spawn(listening).abort_handle());
+        if let Some(every) = options.sweep_interval {
+            let sweeper = sweep(pool.clone(), schema.clone(), every, within);
+            background.push(tokio::spawn(sweeper).abort_handle());
+        }
+        Ok(PostgresTaskStore {
+            inner: Arc::new(Inner {
+                config,
+                options,
+                shown_url,
+                connect,
+                pool,
+                listener_pool,
+                channel,
+                waiters,
+                background,
+            }),
+        })
+    }
+
+    /// The settings the store runs with, URL settings included.
+    pub fn options(&self) -> &PostgresOptions {
+        &self.inner.options
+    }
+
+    /// The options every connection of the store opens with (its schema as `search_path`
+    /// included), for tools that open their own connections on the same settings.
+    pub fn connect_options(&self) -> &PgConnectOptions {
+        &self.inner.connect
+    }
+
+    /// The connection pool, for tools that run their own statements on the store's schema.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The channel on which every change is announced (`task_store.` and the schema).
+    pub fn channel(&self) -> &str {
+        &self.inner.channel
+    }
+
+    /// Stops the background tasks and closes every connection. Calls on this store (and its
+    /// clones) fail afterwards.
+    pub async fn close(&self) {
+        for task in &self.inner.background {
+            task.abort();
+        }
+        self.inner.listener_pool.close().await;
+        self.inner.pool.close().await;
+    }
+
+    /// Runs `call` within the call timeout.
+    async fn within<T>(
+        &self,
+        call: impl Future<Output = Result<T, TaskError>>,
+    ) -> Result<T, TaskError> {
+        deadline(self.inner.options.call_timeout, call).await
+    }
+
+    async fn fetch_task(
+        &self,
+        query: &'static str,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<PgRow, TaskError> {
+        validate::access(scope, task_id)?;
+        self.within(async {
+            sqlx::query(query)
+                .bind(task_id)
+                .bind(scope.owner_name())
+                .bind(now_ms())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(driver)
+        })
+        .await?
+        .ok_or_else(|| TaskError::not_found(task_id))
+    }
+
+    /// Stores a new record: the single upsert statement, or with limits a transaction that
+    /// takes the limit's advisory lock, checks the id and the limits, and inserts. `false`
+    /// when a live task holds the id, in which case nothing was written.
+    async fn insert(&self, record: &TaskRecord) -> Result<bool, TaskError> {
+        let config = &self.inner.config;
+        let task = &record.task;
+        let now = task.created_at.timestamp_millis();
+        let request = record.request.as_ref().map(sql::to_json).transpose()?;
+        let input_requests = sql::to_json(&record.input_requests)?;
+        let insert = sqlx::query(sql::INSERT)
+            .bind(&task.task_id)
+            .bind(&record.owner)
+            .bind(task.status.as_str())
+            .bind(task.status_message.as_deref().map(str::as_bytes))
+            .bind(now)
+            .bind(task.last_updated_at.timestamp_millis())
+            .bind(sql::ms(task.ttl))
+            .bind(task.expires_at().map(|at| at.timestamp_millis()))
+            .bind(sql::ms(task.poll_interval))
+            // The same bits as an i64, so every u64 round-trips.
+            .bind(record.requested_ttl.map(|ttl| ttl as i64))
+            .bind(record.revision.as_str())
+            .bind(request)
+            .bind(input_requests);
+        let per_owner = config.max_tasks_per_owner.zip(record.owner.as_deref());
+        if config.max_tasks.is_none() && per_owner.is_none() {
+            let done = insert.execute(&self.inner.pool).await.map_err(driver)?;
+            return Ok(done.rows_affected() == 1);
+        }
+        let schema = &self.inner.options.schema;
+        // One lock per store for a total limit, else one per owner: creates that could push
+        // the same count over its limit take turns, others do not wait.
+        let lock = match (config.max_tasks, per_owner) {
+            (Some(_), _) | (None, None) => format!("task-store limits {schema}"),
+            (None, Some((_, owner))) => format!("task-store limits {schema} owner {owner}"),
+        };
+        let mut tx = self.inner.pool.begin().await.map_err(driver)?;
+        sqlx::query(sql::LOCK)
+            .bind(lock)
+            .execute(&mut *tx)
+            .await
+            .map_err(driver)?;
+        let exists: bool = sqlx::query_scalar(sql::EXISTS_LIVE)
+            .bind(&task.task_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(driver)?;
+        if exists {
+            return Ok(false);
+        }
+        let changeable = sql::changeable();
+        if let Some(max) = config.max_tasks {
+            let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_TOTAL)
+                .bind(&changeable)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(driver)?;
+            if live >= to_i64(max) {
+                let kind = LimitKind::Total;
+                return Err(TaskError::LimitExceeded { kind, max });
+            }
+        }
+        if let Some((max, owner)) = per_owner {
+            let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_OWNER)
+                .bind(owner)
+                .bind(&changeable)
+                .bind(now)
+                .bind(to_i64(max))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(driver)?;
+            if live >= to_i64(max) {
+                let kind = LimitKind::PerOwner;
+                return Err(TaskError::LimitExceeded { kind, max });
+            }
+        }
+        let done = insert.execute(&mut *tx).await.map_err(driver)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.commit().await.map_err(driver)?;
+        Ok(true)
+    }
+
+    /// Explains a compare-and-set that matched no row. The decision was atomic; this only
+    /// names it: a visible terminal task refused the change, anything else was not found.
+    async fn refusal(&self, scope: &Scope, task_id: &str, change: &TaskChange) -> TaskError {
+        let status: Result<Option<String>, _> = sqlx::query_scalar(sql::SELECT_STATUS)
+            .bind(task_id)
+            .bind(scope.owner_name())
+            .bind(now_ms())
+            .fetch_optional(&self.inner.pool)
+            .await;
+        match status {
+            Err(error) => driver(error),
+            Ok(Some(status)) => match TaskStatus::parse(&status) {
+                // A non-terminal status now means the task was replaced after the refusal.
+                Some(from) if from.is_terminal() => TaskError::InvalidTransition {
+                    task_id: task_id.to_owned(),
+                    from,
+                    to: change.target(from),
+                },
+                Some(_) => TaskError::not_found(task_id),
+                None => crate::error::bad_row(task_id, format!("status: {status}")),
+            },
+            Ok(None) => TaskError::not_found(task_id),
+        }
+    }
+}
+
+/// Runs `call`, failing it with [`PostgresError::TimedOut`] after `within`.
+async fn deadline<T>(
+    within: Duration,
+    call: impl Future<Output = Result<T, TaskError>>,
+) -> Result<T, TaskError> {
+    match tokio::time::timeout(within, call).await {
+        Ok(done) => done,
+        Err(_) => Err(PostgresError::TimedOut(within).into()),
+    }
+}
+
+/// Deletes expired rows in short batches; returns how many. With `lock`, each batch first
+/// takes that advisory lock, and the purge stops when another session holds it.
+async fn purge(pool: &PgPool, lock: Option<&str>) -> Result<u64, TaskError> {
+    let now = now_ms();
+    let mut purged = 0;
+    loop {
+        let mut tx = pool.begin().await.map_err(driver)?;
+        if let Some(lock) = lock {
+            let held: bool = sqlx::query_scalar(sql::TRY_LOCK)
+                .bind(lock)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(driver)?;
+            if !held {
+                return Ok(purged);
+            }
+        }
+        let done = sqlx::query(sql::PURGE_BATCH)
+            .bind(now)
+            .bind(PURGE_BATCH)
+            .execute(&mut *tx)
+            .await
+            .map_err(driver)?;
+        tx.commit().await.map_err(driver)?;
+        purged += done.rows_affected();
+        if done.rows_affected() < PURGE_BATCH as u64 {
+            return Ok(purged);
+        }
+    }
+}
+
+/// The sweeper: purges every `every` until the store aborts it. Any number of processes may
+/// sweep one schema: each batch takes the schema's sweep lock first, so one sweeps at a time
+/// and the others skip their turn.
+async fn sweep(pool: PgPool, schema: String, every: Duration, within: Duration) {
+    let lock = format!("task-store sweep {schema}");
+    let start = Instant::now() + every;
+    let mut interval = tokio::time::interval_at(start, every);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        // A failed sweep (the server away, say) is tried again on the next tick; reads never
+        // see expired rows either way.
+        let _ = deadline(within, purge(&pool, Some(&lock))).await;
+    }
+}
+
+#[async_trait]
+impl TaskStore for PostgresTaskStore {
+    fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
+        let record = create_task_state(new, &self.inner.config)?;
+        let task_id = record.task.task_id.as_str();
+        // A task that held the id and is gone by the time it is read (deleted or expired
+        // meanwhile) leaves the id free: try again.
+        for _ in 0..CREATE_ATTEMPTS {
+            if self.within(self.insert(&record)).await? {
+                return Ok(record.task);
+            }
+            match self.get_record(&Scope::All, task_id).await {
+                Ok(existing) => return repeated_create(&existing, &record),
+                Err(TaskError::NotFound { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(TaskError::AlreadyExists {
+            task_id: task_id.to_owned(),
+        })
+    }
+
+    async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
+        let row = self.fetch_task(sql::SELECT_TASK, scope, task_id).await?;
+        sql::task(&row)
+    }
+
+    async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        let row = self.fetch_task(sql::SELECT_RECORD, scope, task_id).await?;
+        sql::record(&row)
+    }
+
+    async fn get_result(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+    ) -> Result<Option<TaskOutcome>, TaskError> {
+        let row = self.fetch_task(sql::SELECT_OUTCOME, scope, task_id).await?;
+        sql::outcome(task_id, &row)
+    }
+
+    async fn update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: TaskChange,
+    ) -> Result<Task, TaskError> {
+        validate::access(scope, task_id)?;
+        validate::change(&change, &self.inner.config)?;
+        let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
+        let changeable = sql::changeable();
+        // One statement, committed on its own: the compare-and-set and its wake-up together.
+        let rows = self
+            .within(async {
+                sqlx::query(sql::UPDATE)
+                    .bind(task_id)
+                    .bind(&changeable)
+                    .bind(scope.owner_name())
+                    .bind(time::now().timestamp_millis())
+                    .bind(change.status.map(TaskStatus::as_str))
+                    .bind(change.status_message.as_deref().map(str::as_bytes))
+                    .bind(outcome)
+                    .bind(change.cancel_requested)
+                    .bind(&self.inner.channel)
+                    .fetch_all(&self.inner.pool)
+                    .await
+                    .map_err(driver)
+            })
+            .await?;
+        let Some(row) = rows.first() else {
+            return Err(self
+                .within(async { Ok(self.refusal(scope, task_id, &change).await) })
+                .await
+                .unwrap_or_else(|timed_out| timed_out));
+        };
+        let (task, owner) = sql::task_and_owner(row)?;
+        self.inner.waiters.wake_with(&task, owner);
+        Ok(task)
+    }
+
+    async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
+        let page = PageQuery::new(scope, &page, &self.inner.config)?;
+        let (after_ms, after_id) = match &page.after {
+            Some(position) => (position.created_at_ms, position.task_id.as_str()),
+            None => (i64::MIN, ""),
+        };
+        let query = match scope {
+            Scope::All => sqlx::query(sql::LIST_ALL),
+            Scope::Owner(owner) => sqlx::query(sql::LIST_OWNER).bind(owner),
+        };
+        let rows = self
+            .within(async {
+                query
+                    .bind(after_ms)
+                    .bind(after_id)
+                    .bind(now_ms())
+                    .bind(to_i64(page.fetch() as u64))
+                    .fetch_all(&self.inner.pool)
+                    .await
+                    .map_err(driver)
+            })
+            .await?;
+        let tasks = rows.iter().map(sql::task).collect::<Result<Vec<_>, _>>()?;
+        Ok(page.page(tasks))
+    }
+
+    async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
+        validate::access(scope, task_id)?;
+        let rows = self
+            .within(async {
+                sqlx::query(sql::DELETE)
+                    .bind(task_id)
+                    .bind(scope.owner_name())
+                    .bind(now_ms())
+                    .bind(&self.inner.channel)
+                    .fetch_all(&self.inner.pool)
+                    .await
+                    .map_err(driver)
+            })
+            .await?;
+        let deleted = !rows.is_empty();
+        if deleted {
+            self.inner.waiters.wake_deleted(task_id);
+        }
+        Ok(deleted)
+    }
+
+    async fn wait_for_update(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        seen: DateTime<Utc>,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError> {
+        validate::access(scope, task_id)?;
+        // Register first, then read: a write after the read wakes this registration.
+        let mut source = Waiter {
+            store: self,
+            scope,
+            task_id,
+            seen,
+            watch: self.inner.waiters.watch(task_id),
+        };
+        backend::wait_for_update(&mut source, seen, timeout, None).await
+    }
+
+    async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
+        validate::task_id(task_id)?;
+        self.inner.waiters.wake(task_id);
+        // Waiters in other processes: the version is unknown here, so they read afresh.
+        self.within(async {
+            sqlx::query("SELECT pg_notify($1, $2)::text")
+                .bind(&self.inner.channel)
+                .bind(format!("notify {task_id}"))
+                .execute(&self.inner.pool)
+                .await
+                .map_err(driver)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self) -> Result<u64, TaskError> {
+        self.within(purge(&self.inner.pool, None)).await
+    }
+
+    async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
+        validate::message(message, self.inner.config.max_payload_bytes)?;
+        let change = TaskChange::fail(message);
+        let (Some(status), Some(outcome)) = (change.status, &change.outcome) else {
+            return Err(TaskError::InvalidInput("a failure needs an outcome".into()));
+        };
+        let now = time::now();
+        let cutoff = stuck_cutoff(now, older_than).timestamp_millis();
+        let outcome = sql::to_json(outcome)?;
+        let rows = self
+            .within(async {
+                sqlx::query(sql::RECOVER_STUCK)
+                    .bind(sql::changeable())
+                    .bind(cutoff)
+                    .bind(status.as_str())
+                    .bind(message.as_bytes())
+                    .bind(outcome)
+                    .bind(now.timestamp_millis())
+                    .bind(&self.inner.channel)
+                    .fetch_all(&self.inner.pool)
+                    .await
+                    .map_err(driver)
+            })
+            .await?;
+        for row in &rows {
+            match sql::task_and_owner(row) {
+                Ok((task, owner)) => self.inner.waiters.wake_with(&task, owner),
+                Err(_) => {
+                    if let Ok(id) = sqlx::Row::try_get::<&str, _>(row, 0) {
+                        self.inner.waiters.wake(id);
+                    }
+                }
+            }
+        }
+        Ok(rows.len() as u64)
+    }
+}
+
+/// One waiter's view of its task, for the shared wait loop.
+struct Waiter<'a> {
+    store: &'a PostgresTaskStore,
+    scope: &'a Scope,
+    task_id: &'a str,
+    seen: DateTime<Utc>,
+    watch: WatchGuard,
+}
+
+impl UpdateSource for Waiter<'_> {
+    async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
+        Ok(self.watch.notify().clone())
+    }
+
+    async fn read(&mut self, woken: bool) -> Result<Task, TaskError> {
+        // A write through this store leaves the task it wrote: no need to read it back.
+        match woken
+            .then(|| self.watch.written(self.scope, self.seen))
+            .flatten()
+        {
+            Some(task) => Ok(task),
+            None => self.store.get(self.scope, self.task_id).await,
+        }
+    }
+}
