@@ -40,8 +40,9 @@ use tracing_subscriber::filter::LevelFilter;
 #[derive(Debug, Parser)]
 #[command(name = "mcp-task-server", version, about)]
 struct Args {
-    /// Where tasks live: memory://, sqlite://PATH or redis://HOST:PORT, with store settings as
-    /// query parameters (such as ?max_ttl=60000).
+    /// Where tasks live: memory://, sqlite://PATH, redis://HOST:PORT or
+    /// postgres://USER@HOST:PORT/DATABASE, with store settings as query parameters (such as
+    /// ?max_ttl=60000).
     #[arg(long, value_name = "URL", default_value = "memory://")]
     store: String,
     /// The owner this session's tasks are bound to; a fresh random one if absent. Processes

@@ -25,7 +25,7 @@ macro_rules! python_client_tests {
     };
 }
 
-python_client_tests!(memory, sqlite, redis);
+python_client_tests!(memory, sqlite, redis, postgres);
 
 fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

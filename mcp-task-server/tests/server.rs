@@ -6,7 +6,7 @@ use common::{Server, TestStore, unique_owner};
 use serde_json::{Value, json};
 
 store_tests!(
-    stores: [memory, sqlite, redis],
+    stores: [memory, sqlite, redis, postgres],
     cases: [
         initialize_declares_tools_and_tasks,
         bad_input_gets_json_rpc_errors_and_the_server_keeps_going,
@@ -472,7 +472,7 @@ mod cross_process {
     use super::*;
 
     store_tests!(
-        stores: [sqlite, redis],
+        stores: [sqlite, redis, postgres],
         cases: [
             tasks_are_shared_by_owner_across_processes,
             shutdown_fails_the_tasks_it_abandons,

@@ -5,6 +5,7 @@
 //! | `memory` (default) | `MemoryTaskStore` | `memory://` |
 //! | `sqlite` | `SqliteTaskStore` | `sqlite://path/to/tasks.db`, `sqlite::memory:` |
 //! | `redis` | `RedisTaskStore` | `redis://host:port/db?prefix=NAME` |
+//! | `postgres` | `PostgresTaskStore` | `postgres://user@host:port/database?schema=NAME` |
 //!
 //! [`open`] picks the backend from a URL and returns an `Arc<dyn TaskStore>`; [`StoreBuilder`]
 //! adds settings in code. The types and helpers of `task_core` that a store's users need are
@@ -63,6 +64,28 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With `features = ["postgres"]`, many server processes share one PostgreSQL database;
+//! `schema` keeps one application's tasks apart from another's (created if missing), and a
+//! change in one process wakes waiters in every other through `LISTEN`/`NOTIFY`:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), task_store::TaskError> {
+//! # #[cfg(feature = "postgres")] {
+//! # let server = std::env::var("DATABASE_URL").unwrap_or("postgres://postgres@127.0.0.1:5432/test".into());
+//! # let schema = format!("doc_{}", task_store::generate_task_id().replace('-', ""));
+//! let url = format!("{server}?schema={schema}&default_ttl=60000&sweep_interval_ms=30000");
+//! let store = task_store::open(&url).await?;
+//! let task = store.create(task_store::NewTask::new()).await?;
+//! assert_eq!(task.ttl, Some(60_000));
+//! # use task_store::postgres::sqlx::{self, Connection};
+//! # let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
+//! # let drop = format!("DROP SCHEMA {schema} CASCADE");
+//! # sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.unwrap();
+//! # }
+//! # Ok(()) }
+//! ```
+//!
 //! With several features, such as `features = ["sqlite", "redis"]`, the URL picks the backend
 //! at run time: one binary runs on a file in development and on Redis in production.
 //!
@@ -90,9 +113,15 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let compiled_in = [cfg!(feature = "memory"), cfg!(feature = "sqlite"), cfg!(feature = "redis")];
-//! let urls = ["memory://", "sqlite::memory:", "redis://127.0.0.1:6379"];
-//! for ((url, feature), compiled_in) in urls.iter().zip(["memory", "sqlite", "redis"]).zip(compiled_in) {
+//! let compiled_in = [
+//!     cfg!(feature = "memory"),
+//!     cfg!(feature = "sqlite"),
+//!     cfg!(feature = "redis"),
+//!     cfg!(feature = "postgres"),
+//! ];
+//! let urls = ["memory://", "sqlite::memory:", "redis://127.0.0.1:6379", "postgres://127.0.0.1/x"];
+//! let features = ["memory", "sqlite", "redis", "postgres"];
+//! for ((url, feature), compiled_in) in urls.iter().zip(features).zip(compiled_in) {
 //!     if !compiled_in {
 //!         let error = task_store::open(url).await.unwrap_err();
 //!         assert!(error.to_string().contains(&format!("enable the `{feature}` feature")));
@@ -114,6 +143,8 @@ pub use task_core::{
 };
 #[cfg(feature = "memory")]
 pub use task_store_memory::{self as memory, MemoryTaskStore};
+#[cfg(feature = "postgres")]
+pub use task_store_postgres::{self as postgres, PostgresOptions, PostgresTaskStore};
 #[cfg(feature = "redis")]
 pub use task_store_redis::{self as redis, RedisOptions, RedisTaskStore};
 #[cfg(feature = "sqlite")]
@@ -216,6 +247,13 @@ impl StoreBuilder {
                 url.reject_unknown()?;
                 let store = RedisTaskStore::open_with(&location, config, options).await?;
                 Ok(Arc::new(TracedStore::new(store)))
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                // The backend reads its own settings (schema, pool_size, ...) from the query,
+                // passes the driver's on, and rejects unknown ones.
+                let location = url.location_with_params();
+                Ok(Arc::new(PostgresTaskStore::open(&location, config).await?))
             }
             #[allow(unreachable_patterns)]
             backend => {

@@ -6,6 +6,7 @@
 //! | `sqlite://path/to/tasks.db`, `sqlite:tasks.db` | a SQLite file, created if missing |
 //! | `sqlite::memory:` | an in-memory SQLite database that lives as long as the store |
 //! | `redis://host:port/db?prefix=…` | a Redis server (`rediss://` for TLS) |
+//! | `postgres://user@host:port/database?schema=…` | a PostgreSQL schema (`postgresql://` too) |
 //!
 //! Every URL takes the store settings of [`StoreConfig`] as query parameters, durations in
 //! milliseconds and `none` for unlimited: `default_ttl`, `max_ttl`, `default_poll_interval`,
@@ -32,6 +33,8 @@ pub enum Backend {
     Sqlite,
     /// `redis://…`, `rediss://…`
     Redis,
+    /// `postgres://…`, `postgresql://…`
+    Postgres,
 }
 
 impl Backend {
@@ -41,6 +44,7 @@ impl Backend {
             Backend::Memory => "memory",
             Backend::Sqlite => "sqlite",
             Backend::Redis => "redis",
+            Backend::Postgres => "postgres",
         }
     }
 }
@@ -66,9 +70,11 @@ impl StoreUrl {
             Backend::Sqlite
         } else if location.starts_with("redis://") || location.starts_with("rediss://") {
             Backend::Redis
+        } else if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            Backend::Postgres
         } else {
             return Err(TaskError::InvalidInput(format!(
-                "unknown store URL {:?}: use memory://, sqlite://PATH, sqlite::memory: or redis://HOST:PORT",
+                "unknown store URL {:?}: use memory://, sqlite://PATH, sqlite::memory:, redis://HOST:PORT or postgres://HOST:PORT/DATABASE",
                 redact_url(url)
             )));
         };
@@ -195,7 +201,7 @@ fn renamed_poll_interval(backend: Backend) -> TaskError {
         Backend::Sqlite => {
             "; how often the store looks for other processes' writes is `watch_interval_ms`"
         }
-        Backend::Memory | Backend::Redis => "",
+        Backend::Memory | Backend::Redis | Backend::Postgres => "",
     };
     TaskError::InvalidInput(format!(
         "store URL parameter `poll_interval` has been renamed: the pollInterval (ms) a task \
@@ -233,10 +239,12 @@ mod tests {
             ("sqlite::memory:", Backend::Sqlite),
             ("redis://127.0.0.1:6379/2?prefix=app", Backend::Redis),
             ("rediss://cache.example:6380", Backend::Redis),
+            ("postgres://app@db:5432/tasks?schema=a", Backend::Postgres),
+            ("postgresql://db/tasks", Backend::Postgres),
         ] {
             assert_eq!(StoreUrl::parse(url).unwrap().backend, backend, "{url}");
         }
-        assert!(StoreUrl::parse("postgres://x").is_err());
+        assert!(StoreUrl::parse("mysql://x").is_err());
         assert!(StoreUrl::parse("tasks.db").is_err());
     }
 

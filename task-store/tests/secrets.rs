@@ -23,6 +23,18 @@ fn assert_hidden(what: &str, text: &str) {
 async fn no_url_error_shows_the_password() {
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let authority = redis.trim_start_matches("redis://");
+    let postgres = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let pg_authority = postgres
+        .split_once("://")
+        .map_or("127.0.0.1:5432", |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:5432")
+        .rsplit('@')
+        .next()
+        .unwrap_or("127.0.0.1:5432")
+        .to_owned();
     let urls = [
         // Not a store URL at all.
         format!("mysql://u:{PASSWORD}@host/x"),
@@ -40,6 +52,13 @@ async fn no_url_error_shows_the_password() {
         // none set).
         format!("redis://:{PASSWORD}@127.0.0.1:1/0"),
         format!("redis://:{PASSWORD}@{authority}/0"),
+        // PostgreSQL URLs the driver cannot parse or whose query is wrong, a server that
+        // refuses the connection, and a role the server does not know.
+        format!("postgres://u:{PASSWORD}@127.0.0.1:notaport/x"),
+        format!("postgres://u:{PASSWORD}@127.0.0.1:5432/test?schema=Not-A-Name"),
+        format!("postgres://u:{PASSWORD}@127.0.0.1:5432/test?colour=blue"),
+        format!("postgresql://u:{PASSWORD}@127.0.0.1:1/x?call_timeout_ms=2000"),
+        format!("postgres://no_such_role:{PASSWORD}@{pg_authority}/test?call_timeout_ms=5000"),
         // SQLite and memory URLs with a user part they cannot use.
         format!("sqlite://u:{PASSWORD}@/no/such/dir/tasks.db"),
         format!("sqlite://u:{PASSWORD}@?synchronous=sometimes"),

@@ -19,11 +19,12 @@ use tracing_subscriber::filter::LevelFilter;
 /// in the current directory.
 const DEFAULT_STORE: &str = "sqlite://taskstore.db";
 
-/// Inspect and exercise MCP task stores (memory, SQLite, Redis).
+/// Inspect and exercise MCP task stores (memory, SQLite, Redis, PostgreSQL).
 #[derive(Debug, Parser)]
 #[command(name = "taskstore", version, about)]
 struct Cli {
-    /// Store URL: memory://, sqlite://PATH, sqlite::memory: or redis://HOST:PORT/DB?prefix=NAME.
+    /// Store URL: memory://, sqlite://PATH, sqlite::memory:, redis://HOST:PORT/DB?prefix=NAME or
+    /// postgres://USER@HOST:PORT/DATABASE?schema=NAME.
     // The environment's value may hold a password: help names the variable only.
     #[arg(
         long,

@@ -26,10 +26,15 @@ pub struct TestStore {
     _dir: Option<tempfile::TempDir>,
     /// For Redis: the server and the key prefix, whose keys go with the `TestStore`.
     redis_keys: Option<(String, String)>,
+    /// For PostgreSQL: the server and the schema, which goes with the `TestStore`.
+    pg_schema: Option<(String, String)>,
 }
 
 impl Drop for TestStore {
     fn drop(&mut self) {
+        if let Some((server, schema)) = self.pg_schema.take() {
+            drop_pg_schema(server, schema);
+        }
         use task_store::redis::redis;
         let Some((server, prefix)) = &self.redis_keys else {
             return;
@@ -65,6 +70,7 @@ pub fn memory() -> TestStore {
         shared: false,
         _dir: None,
         redis_keys: None,
+        pg_schema: None,
     }
 }
 
@@ -76,6 +82,7 @@ pub fn sqlite() -> TestStore {
         shared: true,
         _dir: Some(dir),
         redis_keys: None,
+        pg_schema: None,
     }
 }
 
@@ -89,7 +96,47 @@ pub fn redis() -> TestStore {
         shared: true,
         _dir: None,
         redis_keys: Some((server, prefix)),
+        pg_schema: None,
     }
+}
+
+/// A PostgreSQL at `$DATABASE_URL` (default the local server with trust authentication), in
+/// a fresh schema that is dropped with the `TestStore`.
+pub fn postgres() -> TestStore {
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let separator = if server.contains('?') { '&' } else { '?' };
+    let schema = format!("server_test_{}", uuid::Uuid::new_v4().simple());
+    TestStore {
+        url: format!("{server}{separator}schema={schema}"),
+        shared: true,
+        _dir: None,
+        redis_keys: None,
+        pg_schema: Some((server, schema)),
+    }
+}
+
+/// Drops a test's schema, on a thread of its own so that it may run inside a runtime.
+fn drop_pg_schema(server: String, schema: String) {
+    use task_store::postgres::sqlx::{self, Connection};
+    let _ = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            let Ok(mut conn) = sqlx::PgConnection::connect(&server).await else {
+                return;
+            };
+            let statement = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await;
+        });
+    })
+    .join();
 }
 
 /// A unique owner name for a test.
