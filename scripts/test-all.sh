@@ -2,6 +2,10 @@
 # Runs every test in the workspace. Makes sure what the tests need is there first:
 # - redis-server, installed from the distribution's packages if missing, and a Redis server
 #   answering at $REDIS_URL (default redis://127.0.0.1:6379), started if none does;
+# - PostgreSQL's server programs, installed from the distribution's packages if missing, and a
+#   server answering at $DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test, trust
+#   authentication); if none answers, a private cluster (initdb in a temporary folder, on a
+#   port of its own), exported as $DATABASE_URL;
 # - the official MCP Python SDK client (pip mcp==1.30.0) in a virtualenv at .venv, exported as
 #   $MCP_PYTHON for the interoperability test;
 # - the official MCP conformance suite and Node 22 (npm, pinned by package-lock.json), run by
@@ -51,6 +55,71 @@ ensure_redis() {
     exit 1
 }
 
+DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
+
+# The folder of PostgreSQL's server programs (initdb, pg_ctl), if installed.
+postgres_bin() {
+    if command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
+        dirname "$(command -v initdb)"
+        return
+    fi
+    local dir
+    dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+install_postgres() {
+    [ -n "$(postgres_bin)" ] && command -v psql >/dev/null && return
+    echo "postgres: installing postgresql from the distribution's packages"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql postgresql-client >/dev/null
+}
+
+postgres_answers() {
+    timeout 5 psql "$1" -qAtc 'SELECT 1' >/dev/null 2>&1
+}
+
+ensure_postgres() {
+    # The PostgreSQL restart tests start private clusters of their own, so the server
+    # programs are needed even when a server already answers.
+    install_postgres
+    if [ -n "${DATABASE_URL:-}" ]; then
+        if postgres_answers "$DATABASE_URL"; then
+            echo "postgres: answering at DATABASE_URL"
+            return
+        fi
+        echo "postgres: nothing answers at DATABASE_URL; starting a private cluster"
+    elif postgres_answers "$DEFAULT_DATABASE_URL"; then
+        export DATABASE_URL="$DEFAULT_DATABASE_URL"
+        echo "postgres: answering at $DATABASE_URL"
+        return
+    fi
+    local bin dir port owner=()
+    bin="$(postgres_bin)"
+    dir="$(mktemp -d /tmp/task-store-postgres.XXXXXX)"
+    port=54329
+    while timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; do
+        port=$((port + 1))
+    done
+    # The server refuses to run as root.
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres:postgres "$dir"
+        owner=(runuser -u postgres --)
+    fi
+    echo "postgres: starting a private cluster in $dir on port $port"
+    "${owner[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+    "${owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-p $port -c listen_addresses=127.0.0.1 -k $dir" start >/dev/null
+    psql "postgres://postgres@127.0.0.1:$port/postgres" -qc 'CREATE DATABASE test'
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$port/test"
+    if ! postgres_answers "$DATABASE_URL"; then
+        echo "postgres: did not start; see $dir/server.log" >&2
+        exit 1
+    fi
+}
+
 MCP_SDK_VERSION=1.30.0
 
 has_mcp_sdk() {
@@ -80,13 +149,15 @@ ensure_python_client() {
 }
 
 ensure_redis
+ensure_postgres
 ensure_python_client
 # The benchmarks are a workspace of their own (bench/), so their peers' features stay out of
 # this build.
 cargo test --workspace --locked "$@"
-# The facade with every combination of its features (the workspace run above has all three):
+# The facade with its features alone and in pairs (the workspace run above has all four):
 # each doc test shows one way to pick a backend, and a missing one is named in the error.
-for features in "" memory sqlite redis memory,sqlite memory,redis sqlite,redis; do
+for features in "" memory sqlite redis postgres memory,sqlite memory,redis sqlite,redis \
+    sqlite,postgres redis,postgres; do
     cargo test -p task-store --no-default-features --features "$features" --locked "$@"
 done
 # The official MCP conformance suite against `mcp-task-server --http`, one scenario at a time.
