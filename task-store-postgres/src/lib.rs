@@ -50,6 +50,23 @@
 //!   (default 10 s), connecting included, fails with a retryable error; the store reconnects
 //!   by itself once the server is back. See [`error`] for which errors are safe to repeat.
 //!
+//! # Query plans
+//!
+//! What `EXPLAIN` shows for each statement on a table of 20,000 tasks with fresh statistics
+//! (`tests/plans.rs` checks every line):
+//!
+//! | statement | plan |
+//! |---|---|
+//! | get, get_record, get_result, update, delete, create's id check | `Index Scan using tasks_pkey` |
+//! | create | `Insert`, conflict arbiter `tasks_pkey` |
+//! | list, every owner | `Limit` over `Index Scan using tasks_by_creation`, `ROW(created_at, task_id) > ROW(…)` |
+//! | list, one owner | `Limit` over `Index Scan using tasks_by_owner`, `owner = … AND ROW(created_at, task_id) > ROW(…)` |
+//! | per-owner limit | `Index Only Scan using tasks_by_status`, stopping at the limit |
+//! | total limit, recover_stuck | `Bitmap Index Scan on tasks_by_status` |
+//! | purge | `Index Scan using tasks_by_expiry`, `expires_at <= …` |
+//!
+//! Listing reads in index order, with no sort step, and stops after one page.
+//!
 //! # Schemas
 //!
 //! A store lives in one schema of the database ([`PostgresOptions::schema`], default
