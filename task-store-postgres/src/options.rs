@@ -71,6 +71,11 @@ pub struct PostgresOptions {
     /// How long one call may take, connecting included, before it fails with a retryable
     /// error: when the server is down or restarting, calls fail within this time. Default 10 s.
     pub call_timeout: Duration,
+    /// Sends every change through the record path (read, `apply_change`, compare-and-set on
+    /// the version), which otherwise serves only changes the single statement cannot express.
+    /// For tests of that path.
+    #[doc(hidden)]
+    pub changes_through_records: bool,
 }
 
 impl Default for PostgresOptions {
@@ -80,6 +85,7 @@ impl Default for PostgresOptions {
             pool_size: 10,
             sweep_interval: Some(Duration::from_secs(60)),
             call_timeout: Duration::from_secs(10),
+            changes_through_records: false,
         }
     }
 }

@@ -13,12 +13,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::backend::{
-    self, PageQuery, UpdateSource, create_task_state, repeated_create, stuck_cutoff, time, validate,
+    self, PageQuery, UpdateSource, apply_change, create_task_state, repeated_create, stuck_cutoff,
+    time, validate,
 };
 use task_core::redact::redact_url;
 use task_core::{
-    LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
-    TaskPage, TaskRecord, TaskStatus, TaskStore,
+    LimitKind, NewTask, PageRequest, Retry, Scope, StoreConfig, Task, TaskChange, TaskError,
+    TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
 };
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -28,6 +29,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 const PURGE_BATCH: i64 = 1_000;
 /// Tries of a create whose id keeps changing hands between the insert and the read.
 const CREATE_ATTEMPTS: usize = 3;
+/// Tries of a change through the record path whose task keeps changing between its read and
+/// its write.
+const CHANGE_ATTEMPTS: usize = 64;
 
 /// A [`TaskStore`] in a PostgreSQL schema.
 ///
@@ -319,6 +323,57 @@ impl PostgresTaskStore {
         Ok(true)
     }
 
+    /// A change applied to the whole record: read the record, apply the change with
+    /// task_core's `apply_change` (the status machine included), and write it back with a
+    /// compare-and-set on the version read, again from the read when another change came
+    /// first.
+    async fn update_record(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        change: TaskChange,
+    ) -> Result<Task, TaskError> {
+        let changeable = sql::changeable();
+        for _ in 0..CHANGE_ATTEMPTS {
+            let mut record = self.get_record(scope, task_id).await?;
+            let read_at = record.task.last_updated_at.timestamp_millis();
+            let now = time::now();
+            apply_change(change.clone(), task_id, &mut record, now)?;
+            let outcome = record.outcome.as_ref().map(sql::to_json).transpose()?;
+            let input_requests = sql::to_json(&record.input_requests)?;
+            let rows = self
+                .within(async {
+                    sqlx::query(sql::UPDATE_RECORD)
+                        .bind(task_id)
+                        .bind(read_at)
+                        .bind(&changeable)
+                        .bind(scope.owner_name())
+                        .bind(now.timestamp_millis())
+                        .bind(record.task.status.as_str())
+                        .bind(record.task.status_message.as_deref().map(str::as_bytes))
+                        .bind(outcome)
+                        .bind(record.cancel_requested)
+                        .bind(input_requests)
+                        .bind(record.task.last_updated_at.timestamp_millis())
+                        .bind(&self.inner.channel)
+                        .fetch_all(&self.inner.pool)
+                        .await
+                        .map_err(driver)
+                })
+                .await?;
+            if let Some(row) = rows.first() {
+                let (task, owner) = sql::task_and_owner(row)?;
+                self.inner.waiters.wake_with(&task, owner);
+                return Ok(task);
+            }
+        }
+        Err(TaskError::backend(
+            crate::error::BACKEND,
+            Retry::Safe,
+            format!("task {task_id} kept changing; the change was not applied"),
+        ))
+    }
+
     /// Explains a compare-and-set that matched no row. The decision was atomic; this only
     /// names it: a visible terminal task refused the change, anything else was not found.
     async fn refusal(&self, scope: &Scope, task_id: &str, change: &TaskChange) -> TaskError {
@@ -456,6 +511,22 @@ impl TaskStore for PostgresTaskStore {
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
         validate::change(&change, &self.inner.config)?;
+        // A change the single statement expresses (status, message, outcome, cancel flag) is
+        // that statement; anything more goes through the whole record and apply_change, so
+        // that state task_core adds to changes is kept without a statement of its own.
+        let mut change = change;
+        let status = change.status.take();
+        let status_message = change.status_message.take();
+        let outcome = change.outcome.take();
+        let cancel_requested = std::mem::take(&mut change.cancel_requested);
+        let plain = change == TaskChange::default();
+        change.status = status;
+        change.status_message = status_message;
+        change.outcome = outcome;
+        change.cancel_requested = cancel_requested;
+        if !plain || self.inner.options.changes_through_records {
+            return self.update_record(scope, task_id, change).await;
+        }
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
         let changeable = sql::changeable();
         // One statement, committed on its own: the compare-and-set and its wake-up together.

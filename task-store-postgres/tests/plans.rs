@@ -49,6 +49,20 @@ fn arguments(name: &str) -> Binder {
                 .bind(false)
                 .bind("chan")
         },
+        "update_record" => |q| {
+            q.bind("task-7")
+                .bind(7_i64)
+                .bind(vec!["working", "input_required"])
+                .bind(Some("owner-7"))
+                .bind(1_i64)
+                .bind("completed")
+                .bind(Option::<Vec<u8>>::None)
+                .bind(Some("{}"))
+                .bind(false)
+                .bind("{}")
+                .bind(8_i64)
+                .bind("chan")
+        },
         "delete" => |q| {
             q.bind("task-7")
                 .bind(Some("owner-7"))
@@ -90,7 +104,7 @@ fn arguments(name: &str) -> Binder {
 fn expected(name: &str) -> Option<&'static str> {
     match name {
         "insert" | "select_task" | "select_record" | "select_outcome" | "select_status"
-        | "update" | "delete" | "exists_live" => Some("tasks_pkey"),
+        | "update" | "update_record" | "delete" | "exists_live" => Some("tasks_pkey"),
         "list_all" => Some("tasks_by_creation"),
         "list_owner" => Some("tasks_by_owner"),
         "count_live_owner" | "count_live_total" | "recover_stuck" => Some("tasks_by_status"),

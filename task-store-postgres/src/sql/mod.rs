@@ -20,6 +20,7 @@ pub(crate) const SELECT_RECORD: &str = include_str!("select_record.sql");
 pub(crate) const SELECT_OUTCOME: &str = include_str!("select_outcome.sql");
 pub(crate) const SELECT_STATUS: &str = include_str!("select_status.sql");
 pub(crate) const UPDATE: &str = include_str!("update.sql");
+pub(crate) const UPDATE_RECORD: &str = include_str!("update_record.sql");
 pub(crate) const DELETE: &str = include_str!("delete.sql");
 pub(crate) const LIST_ALL: &str = include_str!("list_all.sql");
 pub(crate) const LIST_OWNER: &str = include_str!("list_owner.sql");
@@ -33,13 +34,14 @@ pub(crate) const RECOVER_STUCK: &str = include_str!("recover_stuck.sql");
 
 /// Every statement with its name, for the plan tests.
 #[doc(hidden)]
-pub const STATEMENTS: [(&str, &str); 16] = [
+pub const STATEMENTS: [(&str, &str); 17] = [
     ("insert", INSERT),
     ("select_task", SELECT_TASK),
     ("select_record", SELECT_RECORD),
     ("select_outcome", SELECT_OUTCOME),
     ("select_status", SELECT_STATUS),
     ("update", UPDATE),
+    ("update_record", UPDATE_RECORD),
     ("delete", DELETE),
     ("list_all", LIST_ALL),
     ("list_owner", LIST_OWNER),
