@@ -29,6 +29,9 @@
 //!   commits. A create is one upsert statement, or with limits a transaction that takes an
 //!   advisory lock (one per store for a total limit, one per owner for a per-owner limit),
 //!   checks the id and the limits and inserts: two creates never both take the last place.
+//!   A change that carries more than a status, a message, an outcome and the cancel flag is
+//!   applied to the whole record by `task_core::backend::apply_change` and written back with
+//!   a compare-and-set on the version it was read at.
 //! - **Expiry.** Every read filters on `expires_at` (creation plus ttl), so a task is
 //!   invisible the moment it expires. A background sweeper
 //!   ([`PostgresOptions::sweep_interval`], default 60 s) and
