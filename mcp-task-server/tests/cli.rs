@@ -12,7 +12,7 @@ fn run(args: &[&str]) -> Output {
 
 #[test]
 fn an_unknown_store_url_is_reported() {
-    let output = run(&["--store", "postgres://db/tasks"]);
+    let output = run(&["--store", "mysql://db/tasks"]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot open the store"), "{stderr}");

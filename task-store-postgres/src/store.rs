@@ -8,6 +8,7 @@ use crate::wake::{self, Waiters, WatchGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -176,6 +177,28 @@ impl PostgresTaskStore {
                 background,
             }),
         })
+    }
+
+    /// Whether a store exists at `url`: its schema holds a task store's tables. Creates
+    /// nothing, for tools that only read. Settings in the URL's query apply as in
+    /// [`PostgresTaskStore::open`].
+    pub async fn exists(url: &str) -> Result<bool, TaskError> {
+        let (connect, options) = options::parse(url, PostgresOptions::default())?;
+        deadline(options.call_timeout, async {
+            let mut conn = connect.connect().await.map_err(driver)?;
+            let exists: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_tables \
+                 WHERE schemaname = $1 AND tablename = 'task_store_schema')",
+            )
+            .bind(&options.schema)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(driver)?;
+            // Closing politely is a courtesy to the server; the answer stands either way.
+            let _ = conn.close().await;
+            Ok(exists)
+        })
+        .await
     }
 
     /// The settings the store runs with, URL settings included.

@@ -53,6 +53,23 @@ async fn a_fresh_schema_is_created_at_the_current_version_and_reopens() {
 }
 
 #[tokio::test]
+async fn exists_says_whether_a_store_is_there_and_creates_nothing() {
+    let schema = fresh_schema();
+    let _cleanup = DropSchema(schema.clone());
+    let url = format!("{}?schema={schema}", database_url());
+    assert!(!PostgresTaskStore::exists(&url).await.unwrap());
+    let mut conn = raw(&database_url()).await;
+    let schemas: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(&schema)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(schemas, 0, "nothing was created");
+    open(&schema).await.unwrap();
+    assert!(PostgresTaskStore::exists(&url).await.unwrap());
+}
+
+#[tokio::test]
 async fn a_newer_schema_is_refused_and_left_alone() {
     let scratch = Scratch::open(StoreConfig::default()).await;
     let schema = scratch.0.schema().to_owned();

@@ -148,7 +148,8 @@ impl ValueEnum for StatusArg {
 enum Failure {
     /// The store's answer.
     Store(TaskError),
-    /// There is no store at the URL: a SQLite file that does not exist.
+    /// There is no store at the URL: a SQLite file that does not exist, or a PostgreSQL schema
+    /// without one.
     NoStore(String),
 }
 
@@ -220,27 +221,43 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Only `demo` may create a store: any other command on a SQLite file that is not there
-/// would otherwise leave an empty database behind and answer as if it were one.
-fn store_must_exist(url: &str) -> Result<(), Failure> {
-    let parsed = StoreUrl::parse(url)?;
-    if parsed.backend != Backend::Sqlite {
-        return Ok(());
-    }
-    let location = task_store::sqlite::Location::from_url(&parsed.location_with_params())?;
-    match location.path() {
-        Some(path) if !path.exists() => Err(Failure::NoStore(format!(
-            "no store at {}: {} does not exist (`taskstore demo` creates one)",
-            redact_url(url),
-            path.display()
-        ))),
+/// Only `demo` may create a store: any other command on a SQLite file that is not there, or
+/// a PostgreSQL schema that holds no store, would otherwise leave an empty store behind and
+/// answer as if it were one.
+async fn store_must_exist(url: &str) -> Result<(), Failure> {
+    let mut parsed = StoreUrl::parse(url)?;
+    match parsed.backend {
+        Backend::Sqlite => {
+            let location = task_store::sqlite::Location::from_url(&parsed.location_with_params())?;
+            match location.path() {
+                Some(path) if !path.exists() => Err(Failure::NoStore(format!(
+                    "no store at {}: {} does not exist (`taskstore demo` creates one)",
+                    redact_url(url),
+                    path.display()
+                ))),
+                _ => Ok(()),
+            }
+        }
+        Backend::Postgres => {
+            // The store's own settings only: the others are not the backend's to read.
+            parsed.apply_config(task_store::StoreConfig::default())?;
+            let location = parsed.location_with_params();
+            if task_store::postgres::PostgresTaskStore::exists(&location).await? {
+                Ok(())
+            } else {
+                Err(Failure::NoStore(format!(
+                    "no store at {}: its schema holds no task store (`taskstore demo` creates one)",
+                    redact_url(url)
+                )))
+            }
+        }
         _ => Ok(()),
     }
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     if !matches!(cli.command, Command::Demo { .. }) {
-        store_must_exist(&cli.store)?;
+        store_must_exist(&cli.store).await?;
     }
     let store = task_store::open(&cli.store).await?;
     let scope = match cli.owner {

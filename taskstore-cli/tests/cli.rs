@@ -215,6 +215,54 @@ async fn every_subcommand_on_redis() {
     }
 }
 
+/// The PostgreSQL the tests use: `DATABASE_URL`, or the local server with trust
+/// authentication.
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Drops a test's schema.
+async fn drop_schema(schema: &str) {
+    use task_store::postgres::sqlx::{self, Connection};
+    let mut conn = sqlx::PgConnection::connect(&database_url())
+        .await
+        .expect("a connection");
+    let statement = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&mut conn)
+        .await
+        .expect("DROP SCHEMA");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_subcommand_on_postgres() {
+    let schema = format!("cli_test_{}", uuid_like());
+    let url = format!("{}?schema={schema}", database_url());
+    every_subcommand(&url).await;
+    drop_schema(&schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_on_a_postgres_schema_without_a_store_say_so_and_create_nothing() {
+    let schema = format!("cli_test_{}", uuid_like());
+    let url = format!("{}?schema={schema}", database_url());
+    for args in [&["stats"][..], &["get", "some-task"], &["purge"]] {
+        let (code, message) = failure(&url, args);
+        assert_eq!(code, 3, "{args:?}: {message}");
+        assert!(message.contains("no store at"), "{args:?}: {message}");
+    }
+    assert!(
+        !task_store::PostgresTaskStore::exists(&url).await.unwrap(),
+        "nothing was created"
+    );
+}
+
+/// A fresh name part: lower-case hex, fit for a schema name.
+fn uuid_like() -> String {
+    task_store::generate_task_id().replace('-', "")
+}
+
 #[test]
 fn an_unreachable_store_is_a_backend_error() {
     let (code, message) = failure("redis://127.0.0.1:1", &["stats"]);
@@ -223,7 +271,7 @@ fn an_unreachable_store_is_a_backend_error() {
 
 #[test]
 fn an_unknown_scheme_is_invalid_input() {
-    let (code, message) = failure("postgres://localhost/x", &["stats"]);
+    let (code, message) = failure("mysql://localhost/x", &["stats"]);
     assert_eq!(code, 2, "{message}");
 }
 

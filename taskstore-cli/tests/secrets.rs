@@ -97,7 +97,11 @@ fn errors_never_show_the_password() {
     for (url, code) in [
         (format!("redis://:{PASSWORD}@127.0.0.1:notaport/0"), 2),
         (format!("mysql://u:{PASSWORD}@host/x"), 2),
-        (format!("postgres://db/x?password={PASSWORD}"), 2),
+        (format!("postgres://db/x?password={PASSWORD}"), 4),
+        (
+            format!("postgres://u:{PASSWORD}@127.0.0.1:1/x?call_timeout_ms=2000"),
+            4,
+        ),
         (format!("redis://:{PASSWORD}@127.0.0.1:1/0"), 4),
         (format!("redis://:{PASSWORD}@127.0.0.1:6379/0?bogus=1"), 2),
         (wrong, 4),
