@@ -253,7 +253,8 @@ impl StoreBuilder {
                 // The backend reads its own settings (schema, pool_size, ...) from the query,
                 // passes the driver's on, and rejects unknown ones.
                 let location = url.location_with_params();
-                Ok(Arc::new(PostgresTaskStore::open(&location, config).await?))
+                let store = PostgresTaskStore::open(&location, config).await?;
+                Ok(Arc::new(TracedStore::new(store)))
             }
             #[allow(unreachable_patterns)]
             backend => {

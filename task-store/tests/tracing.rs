@@ -165,6 +165,31 @@ async fn store_spans_carry_task_owner_and_outcome_but_no_payload_or_secret() {
         let (completed, failed) = exercise(store.as_ref()).await;
         assert_traced("redis", &captured.text(), &completed, &failed);
     }
+    #[cfg(feature = "postgres")]
+    {
+        use task_store::postgres::sqlx::{self, Connection};
+        // Trust authentication ignores the password, so the URL can carry one to check.
+        let server = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let (scheme, rest) = server.split_once("://").expect("a URL");
+        let (user, host) = rest.split_once('@').expect("a user in the URL");
+        let user = user.split(':').next().unwrap_or(user);
+        let with_password = format!("{scheme}://{user}:{PASSWORD}@{host}");
+        let schema = format!("tracing_{}", std::process::id());
+        let url = format!("{with_password}?schema={schema}");
+        let store = task_store::open(&url).await.expect("postgres");
+        let (completed, failed) = exercise(store.as_ref()).await;
+        assert_traced("postgres", &captured.text(), &completed, &failed);
+        drop(store);
+        let mut admin = sqlx::PgConnection::connect(&server)
+            .await
+            .expect("postgres");
+        let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(drop_schema))
+            .execute(&mut admin)
+            .await
+            .expect("drop the test's schema");
+    }
 }
 
 #[cfg(feature = "redis")]
