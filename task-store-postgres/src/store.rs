@@ -4,7 +4,7 @@ use crate::error::{PostgresError, driver};
 use crate::options::{self, PostgresOptions};
 use crate::schema::{MIGRATIONS, migrate};
 use crate::sql;
-use crate::wake::{self, Waiters, WatchGuard};
+use crate::wake;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -14,8 +14,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::backend::{
-    self, PageQuery, UpdateSource, apply_change, create_task_state, repeated_create, stuck_cutoff,
-    time, validate,
+    self, PageQuery, UpdateSource, Waiters, WatchGuard, apply_change, create_task_state,
+    repeated_create, stuck_cutoff, time, validate,
 };
 use task_core::redact::redact_url;
 use task_core::{

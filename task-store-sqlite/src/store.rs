@@ -4,7 +4,7 @@ use crate::error::driver;
 use crate::options::{Location, SqliteOptions};
 use crate::schema::{MIGRATIONS, migrate};
 use crate::sql;
-use crate::wake::{self, Waiters, WatchGuard};
+use crate::wake;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
@@ -13,8 +13,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_core::backend::{
-    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, UpdateSource,
-    create_task_state, repeated_create, stuck_cutoff, time, update_by_record, validate,
+    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, UpdateSource, Waiters,
+    WatchGuard, create_task_state, repeated_create, stuck_cutoff, time, update_by_record, validate,
 };
 use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,

@@ -14,6 +14,7 @@
 //! | [`RecordWriter`], [`update_by_record`] | the other changes: read, apply, compare-and-set write |
 //! | [`PageQuery`] | one `list` call: scope, cursor and size checked, the page built |
 //! | [`UpdateSource`], [`wait_for_update`] | the wait loop: wake-ups, deadline and expiry |
+//! | [`Waiters`], [`WatchGuard`] | the waiters of one store by task: woken by its own writes and by changes from elsewhere |
 //! | [`stuck_cutoff`] | which tasks `recover_stuck` fails |
 //! | [`time`] | timestamps: milliseconds, strictly increasing `lastUpdatedAt` |
 //! | [`ListPosition`] | the keyset position a cursor encodes, for stores that page themselves |
@@ -31,6 +32,7 @@ mod record;
 pub mod time;
 pub mod validate;
 mod wait;
+mod waiters;
 
 pub use crate::cursor::ListPosition;
 pub use crate::helpers::{MAX_DURATION_MS, create_task_state, repeated_create};
@@ -40,6 +42,7 @@ pub use crate::status::{
 pub use page::PageQuery;
 pub use record::{MAX_RECORD_ATTEMPTS, RecordWriter, contended, update_by_record};
 pub use wait::{EXPIRY_RECHECK, UpdateSource, wait_for_update};
+pub use waiters::{Version, Waiters, WatchGuard};
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
