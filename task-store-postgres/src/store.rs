@@ -14,15 +14,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::backend::{
-    self, PageQuery, UpdateSource, Waiters, WatchGuard, apply_change, create_task_state,
-    repeated_create, stuck_cutoff, time, validate,
+    PageQuery, Waiters, apply_change, create_task_state, repeated_create, stuck_cutoff, time,
+    validate,
 };
 use task_core::redact::redact_url;
 use task_core::{
     LimitKind, NewTask, PageRequest, Retry, Scope, StoreConfig, Task, TaskChange, TaskError,
     TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
 };
-use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -636,15 +635,8 @@ impl TaskStore for PostgresTaskStore {
         timeout: Option<Duration>,
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
-        // Register first, then read: a write after the read wakes this registration.
-        let mut source = Waiter {
-            store: self,
-            scope,
-            task_id,
-            seen,
-            watch: self.inner.waiters.watch(task_id),
-        };
-        backend::wait_for_update(&mut source, seen, timeout, None).await
+        let waiters = &self.inner.waiters;
+        waiters.wait(self, scope, task_id, seen, timeout).await
     }
 
     async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
@@ -702,31 +694,5 @@ impl TaskStore for PostgresTaskStore {
             }
         }
         Ok(rows.len() as u64)
-    }
-}
-
-/// One waiter's view of its task, for the shared wait loop.
-struct Waiter<'a> {
-    store: &'a PostgresTaskStore,
-    scope: &'a Scope,
-    task_id: &'a str,
-    seen: DateTime<Utc>,
-    watch: WatchGuard,
-}
-
-impl UpdateSource for Waiter<'_> {
-    async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
-        Ok(self.watch.notify().clone())
-    }
-
-    async fn read(&mut self, woken: bool) -> Result<Task, TaskError> {
-        // A write through this store leaves the task it wrote: no need to read it back.
-        match woken
-            .then(|| self.watch.written(self.scope, self.seen))
-            .flatten()
-        {
-            Some(task) => Ok(task),
-            None => self.store.get(self.scope, self.task_id).await,
-        }
     }
 }

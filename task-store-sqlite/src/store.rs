@@ -13,14 +13,13 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_core::backend::{
-    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, UpdateSource, Waiters,
-    WatchGuard, create_task_state, repeated_create, stuck_cutoff, time, update_by_record, validate,
+    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, Waiters, create_task_state,
+    repeated_create, stuck_cutoff, time, update_by_record, validate,
 };
 use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
     TaskPage, TaskRecord, TaskStatus, TaskStore,
 };
-use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -480,15 +479,8 @@ impl TaskStore for SqliteTaskStore {
         timeout: Option<Duration>,
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
-        // Register first, then read: a write after the read wakes this registration.
-        let mut source = Waiter {
-            store: self,
-            scope,
-            task_id,
-            seen,
-            watch: self.inner.waiters.watch(task_id),
-        };
-        backend::wait_for_update(&mut source, seen, timeout, None).await
+        let waiters = &self.inner.waiters;
+        waiters.wait(self, scope, task_id, seen, timeout).await
     }
 
     async fn notify_update(&self, task_id: &str) -> Result<(), TaskError> {
@@ -596,32 +588,6 @@ impl RecordWriter for SqliteTaskStore {
         tx.commit().await.map_err(driver)?;
         self.inner.waiters.wake_with(&task, owner);
         Ok(true)
-    }
-}
-
-/// One waiter's view of its task, for the shared wait loop.
-struct Waiter<'a> {
-    store: &'a SqliteTaskStore,
-    scope: &'a Scope,
-    task_id: &'a str,
-    seen: DateTime<Utc>,
-    watch: WatchGuard,
-}
-
-impl UpdateSource for Waiter<'_> {
-    async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
-        Ok(self.watch.notify().clone())
-    }
-
-    async fn read(&mut self, woken: bool) -> Result<Task, TaskError> {
-        // A write through this store leaves the task it wrote: no need to read it back.
-        match woken
-            .then(|| self.watch.written(self.scope, self.seen))
-            .flatten()
-        {
-            Some(task) => Ok(task),
-            None => self.store.get(self.scope, self.task_id).await,
-        }
     }
 }
 

@@ -14,7 +14,7 @@
 //! | [`RecordWriter`], [`update_by_record`] | the other changes: read, apply, compare-and-set write |
 //! | [`PageQuery`] | one `list` call: scope, cursor and size checked, the page built |
 //! | [`UpdateSource`], [`wait_for_update`] | the wait loop: wake-ups, deadline and expiry |
-//! | [`Waiters`], [`WatchGuard`] | the waiters of one store by task: woken by its own writes and by changes from elsewhere |
+//! | [`Waiters`], [`WatchGuard`] | the waiters of one store by task, and its `wait_for_update`: woken by its own writes and by changes from elsewhere |
 //! | [`stuck_cutoff`] | which tasks `recover_stuck` fails |
 //! | [`time`] | timestamps: milliseconds, strictly increasing `lastUpdatedAt` |
 //! | [`ListPosition`] | the keyset position a cursor encodes, for stores that page themselves |

@@ -8,11 +8,14 @@
 //! `lastUpdatedAt` in ms, or a deletion) is remembered too, so that the same change announced
 //! again from outside wakes nobody a second time.
 
-use crate::store::Scope;
+use super::wait::{UpdateSource, wait_for_update};
+use crate::error::TaskError;
+use crate::store::{Scope, TaskStore};
 use crate::wire::Task;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// A task's version as seen from outside: its `lastUpdatedAt` in milliseconds, `None` once it
@@ -105,6 +108,28 @@ impl Waiters {
         }
     }
 
+    /// [`TaskStore::wait_for_update`] for a store that wakes through these waiters: registers
+    /// a waiter of `task_id`, then runs [`wait_for_update`] with reads through `store`'s `get`,
+    /// except that a waiter woken by the store's own write returns the task that write left.
+    pub async fn wait<S: TaskStore + ?Sized>(
+        self: &Arc<Self>,
+        store: &S,
+        scope: &Scope,
+        task_id: &str,
+        seen: DateTime<Utc>,
+        timeout: Option<Duration>,
+    ) -> Result<Task, TaskError> {
+        // Register first, then read: a write after the read wakes this registration.
+        let mut source = Waiter {
+            store,
+            scope,
+            task_id,
+            seen,
+            watch: self.watch(task_id),
+        };
+        wait_for_update(&mut source, seen, timeout, None).await
+    }
+
     /// Wakes every waiter of `task_id`; they read the task afresh.
     pub fn wake(&self, task_id: &str) {
         if let Some(watch) = self.lock().get_mut(task_id) {
@@ -173,6 +198,32 @@ impl Waiters {
     /// Whether no task is watched.
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
+    }
+}
+
+/// One waiter's view of its task, for the shared wait loop.
+struct Waiter<'a, S: ?Sized> {
+    store: &'a S,
+    scope: &'a Scope,
+    task_id: &'a str,
+    seen: DateTime<Utc>,
+    watch: WatchGuard,
+}
+
+impl<S: TaskStore + ?Sized> UpdateSource for Waiter<'_, S> {
+    async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
+        Ok(self.watch.notify().clone())
+    }
+
+    async fn read(&mut self, woken: bool) -> Result<Task, TaskError> {
+        // A write through this store leaves the task it wrote: no need to read it back.
+        match woken
+            .then(|| self.watch.written(self.scope, self.seen))
+            .flatten()
+        {
+            Some(task) => Ok(task),
+            None => self.store.get(self.scope, self.task_id).await,
+        }
     }
 }
 
