@@ -29,9 +29,9 @@
 //! The suite creates stores through the factory and fills them; point the factory at a
 //! scratch database or key prefix. The list of cases may grow in any release.
 //!
-//! For tests of your own, the crate also has test tooling: [`delegate`], a wrapper that hands
-//! every call to another store except those it overrides; the hostile input generators and
-//! their harness in [`cases::hostile::strategies`] and [`cases::hostile::harness`]; and the
+//! For tests of your own, the crate also has test tooling: [`child`], a second process on the
+//! same store; [`delegate`], a wrapper that hands every call to another store except those it
+//! overrides; the hostile input generators and their harness in [`cases::hostile::strategies`] and [`cases::hostile::harness`]; and the
 //! macros the cases check with ([`ensure!`], [`ensure_eq!`], [`ensure_err!`], [`step!`],
 //! [`fail!`]), each failing a case with a [`CaseError`] that says where.
 
@@ -155,6 +155,7 @@ macro_rules! ensure_err {
 }
 
 pub mod cases;
+pub mod child;
 pub mod delegate;
 
 pub use cases::CASES;

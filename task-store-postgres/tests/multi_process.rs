@@ -4,10 +4,8 @@
 
 mod support;
 
+use conformance_tests::child::{Kid, await_go, say};
 use serde_json::{Map, Value, json};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
 use support::{HANG, Scratch, database_url, open_at};
 use task_core::{
     NewTask, Scope, StoreConfig, TaskError, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt,
@@ -18,21 +16,8 @@ use task_store_postgres::PostgresOptions;
 const ROLE: &str = "TASK_STORE_POSTGRES_CHILD_ROLE";
 const SCHEMA: &str = "TASK_STORE_POSTGRES_CHILD_SCHEMA";
 const TASKS: &str = "TASK_STORE_POSTGRES_CHILD_TASKS";
-/// Marks the child's lines among the test harness's own output.
-const SAYS: &str = "child> ";
-
-fn say(line: &str) {
-    println!("{SAYS}{line}");
-}
-
 fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
-}
-
-/// Reads one line from stdin: the parent's signal to go on.
-fn await_go() {
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line).expect("stdin");
 }
 
 /// The child. `wait`: waits for the task to end and reports it. `complete`: completes it with
@@ -95,67 +80,9 @@ async fn child(role: &str) {
     }
 }
 
-struct Kid {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Kid {
-    /// Starts this test again in a child process with `role`.
-    fn spawn(test: &str, role: &str, schema: &str, tasks: &str) -> Kid {
-        let exe = std::env::current_exe().expect("the test binary");
-        let mut child = Command::new(exe)
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .env(ROLE, role)
-            .env(SCHEMA, schema)
-            .env(TASKS, tasks)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn the child process");
-        let stdout = child.stdout.take().expect("the child's stdout");
-        let stdin = child.stdin.take().expect("the child's stdin");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // The harness may have begun the line with "test <name> ... ".
-                if let Some((_, said)) = line.split_once(SAYS) {
-                    let _ = sender.send(said.to_owned());
-                }
-            }
-        });
-        Kid {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    fn next(&self) -> String {
-        self.lines
-            .recv_timeout(HANG)
-            .expect("the child said nothing in time")
-    }
-
-    fn go(&mut self) {
-        writeln!(self.stdin, "go").expect("the child's stdin");
-        self.stdin.flush().expect("the child's stdin");
-    }
-
-    fn finish(mut self) {
-        let status = self.child.wait().expect("the child process");
-        assert!(status.success(), "the child process failed: {status}");
-    }
+/// Starts `test` again in a child process with `role`, on `schema`, given `tasks`.
+fn spawn(test: &str, role: &str, schema: &str, tasks: &str) -> Kid {
+    Kid::spawn(test, &[(ROLE, role), (SCHEMA, schema), (TASKS, tasks)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,20 +95,20 @@ async fn a_waiter_in_another_process_wakes() {
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
-    let kid = Kid::spawn(
+    let kid = spawn(
         "a_waiter_in_another_process_wakes",
         "wait",
         store.0.schema(),
         &task.task_id,
     );
-    assert_eq!(kid.next(), "waiting");
+    assert_eq!(kid.next(HANG), "waiting");
     let mut result = Map::new();
     result.insert("answer".into(), json!(42));
     store
         .complete(&Scope::owner("alice"), &task.task_id, result.clone())
         .await
         .unwrap();
-    let report: Value = serde_json::from_str(&kid.next()).unwrap();
+    let report: Value = serde_json::from_str(&kid.next(HANG)).unwrap();
     assert_eq!(report["status"], json!(TaskStatus::Completed));
     assert_eq!(report["outcome"], json!(TaskOutcome::Result(result)));
     kid.finish();
@@ -197,13 +124,13 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
-    let mut kid = Kid::spawn(
+    let mut kid = spawn(
         "a_worker_in_another_process_wakes_this_waiter",
         "complete",
         store.0.schema(),
         &task.task_id,
     );
-    assert_eq!(kid.next(), "ready");
+    assert_eq!(kid.next(HANG), "ready");
     let alice = Scope::owner("alice");
     let seen = store.get(&alice, &task.task_id).await.unwrap();
     let waiting = store.wait_for_update(&alice, &task.task_id, seen.last_updated_at, Some(HANG));
@@ -214,16 +141,12 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
         TaskStatus::Completed,
         "woken by the other process"
     );
-    assert_eq!(kid.next(), "completed");
+    assert_eq!(kid.next(HANG), "completed");
     let Some(TaskOutcome::Result(result)) = store.get_result(&alice, &task.task_id).await.unwrap()
     else {
         panic!("no result");
     };
-    assert_eq!(
-        result["by"],
-        json!(kid.child.id()),
-        "the child completed it"
-    );
+    assert_eq!(result["by"], json!(kid.id()), "the child completed it");
     kid.finish();
 }
 
@@ -242,13 +165,13 @@ async fn each_race_between_two_processes_has_one_winner() {
             .unwrap();
         ids.push(task.task_id);
     }
-    let mut kid = Kid::spawn(
+    let mut kid = spawn(
         "each_race_between_two_processes_has_one_winner",
         "race",
         store.0.schema(),
         &ids.join(","),
     );
-    assert_eq!(kid.next(), "ready");
+    assert_eq!(kid.next(HANG), "ready");
     kid.go();
     // This process cancels the same tasks, in the same order, at the same time.
     let mut cancelled = Vec::new();
@@ -259,7 +182,7 @@ async fn each_race_between_two_processes_has_one_winner() {
             Err(other) => panic!("an unexpected error: {other}"),
         }
     }
-    let completed: Vec<String> = serde_json::from_str(&kid.next()).unwrap();
+    let completed: Vec<String> = serde_json::from_str(&kid.next(HANG)).unwrap();
     kid.finish();
     assert_eq!(
         cancelled.len() + completed.len(),
@@ -285,23 +208,20 @@ async fn a_client_killed_mid_write_loses_nothing_it_was_told_was_written() {
     }
     let store = Scratch::open(StoreConfig::default()).await;
     let alice = Scope::owner("alice");
-    let mut kid = Kid::spawn(
+    let mut kid = spawn(
         "a_client_killed_mid_write_loses_nothing_it_was_told_was_written",
         "write",
         store.0.schema(),
         "",
     );
-    assert_eq!(kid.next(), "ready");
+    assert_eq!(kid.next(HANG), "ready");
     let mut acknowledged = Vec::new();
     while acknowledged.len() < 100 {
-        acknowledged.push(kid.next());
+        acknowledged.push(kid.next(HANG));
     }
     // SIGKILL, in the middle of whatever write comes next.
-    kid.child.kill().expect("kill -9 the child");
-    kid.child.wait().expect("the killed child");
-    while let Ok(line) = kid.lines.try_recv() {
-        acknowledged.push(line);
-    }
+    kid.kill();
+    acknowledged.extend(kid.said());
     for id in &acknowledged {
         let task = store.get(&alice, id).await.unwrap();
         assert_eq!(task.status, TaskStatus::Completed, "{id} was acknowledged");

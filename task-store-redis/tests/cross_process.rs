@@ -4,10 +4,8 @@
 
 mod support;
 
+use conformance_tests::child::{Kid, say};
 use serde_json::{Map, Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 use support::{HANG, Scratch, fresh_prefix, open_at, redis_url, within_hang};
 use task_core::{NewTask, Scope, StoreConfig, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt};
@@ -17,17 +15,11 @@ use task_store_redis::RedisOptions;
 const ROLE: &str = "TASK_STORE_REDIS_CHILD_ROLE";
 const PREFIX: &str = "TASK_STORE_REDIS_CHILD_PREFIX";
 const TASK: &str = "TASK_STORE_REDIS_CHILD_TASK";
-/// Marks the child's lines among the test harness's own output.
-const SAYS: &str = "child> ";
 
 fn push_only(prefix: &str) -> RedisOptions {
     RedisOptions::default()
         .with_key_prefix(prefix)
         .with_fallback_poll_interval(Duration::from_secs(3_600))
-}
-
-fn say(line: &str) {
-    println!("{SAYS}{line}");
 }
 
 /// The child: `wait` waits for the task to end and reports it; `complete` completes it with a
@@ -71,44 +63,9 @@ async fn child(role: &str) {
     }
 }
 
-/// Starts this test again in a child process with `role`.
-fn spawn_child(
-    test: &str,
-    role: &str,
-    prefix: &str,
-    task_id: &str,
-) -> (Child, mpsc::Receiver<String>) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut child = Command::new(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(PREFIX, prefix)
-        .env(TASK, task_id)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the child process");
-    let stdout = child.stdout.take().expect("the child's stdout");
-    let (lines, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // The harness may have begun the line with "test <name> ... ".
-            if let Some((_, said)) = line.split_once(SAYS) {
-                let _ = lines.send(said.to_owned());
-            }
-        }
-    });
-    (child, receiver)
-}
-
-fn next_line(lines: &mpsc::Receiver<String>) -> String {
-    lines
-        .recv_timeout(HANG)
-        .expect("the child said nothing in time")
-}
-
-fn finish(mut child: Child) {
-    let status = child.wait().expect("the child process");
-    assert!(status.success(), "the child process failed: {status}");
+/// Starts `test` again in a child process with `role`, on `prefix`, given `task_id`.
+fn spawn_child(test: &str, role: &str, prefix: &str, task_id: &str) -> Kid {
+    Kid::spawn(test, &[(ROLE, role), (PREFIX, prefix), (TASK, task_id)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,13 +79,13 @@ async fn a_waiter_in_another_process_wakes() {
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
-    let (process, lines) = spawn_child(
+    let kid = spawn_child(
         "a_waiter_in_another_process_wakes",
         "wait",
         &prefix,
         &task.task_id,
     );
-    assert_eq!(next_line(&lines), "waiting");
+    assert_eq!(kid.next(HANG), "waiting");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut result = Map::new();
     result.insert("answer".into(), json!(42));
@@ -136,10 +93,10 @@ async fn a_waiter_in_another_process_wakes() {
         .complete(&Scope::owner("alice"), &task.task_id, result.clone())
         .await
         .unwrap();
-    let report: Value = serde_json::from_str(&next_line(&lines)).unwrap();
+    let report: Value = serde_json::from_str(&kid.next(HANG)).unwrap();
     assert_eq!(report["status"], json!(TaskStatus::Completed));
     assert_eq!(report["outcome"], json!(TaskOutcome::Result(result)));
-    finish(process);
+    kid.finish();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,13 +110,13 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
-    let (process, lines) = spawn_child(
+    let kid = spawn_child(
         "a_worker_in_another_process_wakes_this_waiter",
         "complete",
         &prefix,
         &task.task_id,
     );
-    assert_eq!(next_line(&lines), "ready");
+    assert_eq!(kid.next(HANG), "ready");
     let alice = Scope::owner("alice");
     let done = store.wait_until_terminal(&alice, &task.task_id, None);
     let done = within_hang("the parent's wait", done).await.unwrap();
@@ -168,18 +125,18 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
         TaskStatus::Completed,
         "woken by the other process"
     );
-    assert_eq!(next_line(&lines), "completed");
+    assert_eq!(kid.next(HANG), "completed");
     let Some(TaskOutcome::Result(result)) = store.get_result(&alice, &task.task_id).await.unwrap()
     else {
         panic!("no result");
     };
     assert_eq!(
         result["by"],
-        json!(process.id()),
+        json!(kid.id()),
         "the child process completed it"
     );
-    assert_ne!(process.id(), std::process::id());
-    finish(process);
+    assert_ne!(kid.id(), std::process::id());
+    kid.finish();
 }
 
 /// A worker waiting for its input answer, and then for a cancel request, is woken by both,

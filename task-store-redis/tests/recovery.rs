@@ -4,10 +4,9 @@
 
 mod support;
 
+use conformance_tests::child::{Kid, say};
 use serde_json::Map;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 use support::{HANG, Scratch, fresh_prefix, open_at, redis_url, within_hang};
 use task_core::{NewTask, Scope, StoreConfig, TaskChange, TaskStatus, TaskStore, TaskStoreExt};
@@ -16,7 +15,6 @@ use task_store_redis::RedisOptions;
 const ROLE: &str = "TASK_STORE_REDIS_RECOVERY_ROLE";
 const PREFIX: &str = "TASK_STORE_REDIS_RECOVERY_PREFIX";
 const TASKS: &str = "TASK_STORE_REDIS_RECOVERY_TASKS";
-const SAYS: &str = "child> ";
 /// Tasks idle this long count as stuck.
 const STUCK_AFTER: Duration = Duration::from_millis(1_000);
 const MESSAGE: &str = "worker lost: the server restarted";
@@ -27,10 +25,6 @@ fn push_only(prefix: &str) -> RedisOptions {
     RedisOptions::default()
         .with_key_prefix(prefix)
         .with_fallback_poll_interval(Duration::from_secs(3_600))
-}
-
-fn say(line: &str) {
-    println!("{SAYS}{line}");
 }
 
 /// The children: `worker` moves the three tasks it is given (finishing the last) and then
@@ -69,32 +63,9 @@ async fn child(role: &str) {
     }
 }
 
-fn spawn_child(role: &str, prefix: &str, tasks: &str) -> (Child, mpsc::Receiver<String>) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut child = Command::new(exe)
-        .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(PREFIX, prefix)
-        .env(TASKS, tasks)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the child process");
-    let stdout = child.stdout.take().expect("the child's stdout");
-    let (lines, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some((_, said)) = line.split_once(SAYS) {
-                let _ = lines.send(said.to_owned());
-            }
-        }
-    });
-    (child, receiver)
-}
-
-fn next_line(lines: &mpsc::Receiver<String>) -> String {
-    lines
-        .recv_timeout(HANG)
-        .expect("the child said nothing in time")
+/// Starts this test again in a child process with `role`, on `prefix`, given `tasks`.
+fn spawn_child(role: &str, prefix: &str, tasks: &str) -> Kid {
+    Kid::spawn(TEST, &[(ROLE, role), (PREFIX, prefix), (TASKS, tasks)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,8 +85,8 @@ async fn a_killed_workers_tasks_are_failed_by_another_process_and_their_clients_
         ids.push(task.task_id);
     }
 
-    let (mut worker, lines) = spawn_child("worker", &prefix, &ids.join(","));
-    assert_eq!(next_line(&lines), "busy");
+    let mut worker = spawn_child("worker", &prefix, &ids.join(","));
+    assert_eq!(worker.next(HANG), "busy");
     let waiters: Vec<_> = ids[..2]
         .iter()
         .map(|id| {
@@ -123,8 +94,7 @@ async fn a_killed_workers_tasks_are_failed_by_another_process_and_their_clients_
             tokio::spawn(async move { store.wait_until_terminal(&client, &id, None).await })
         })
         .collect();
-    worker.kill().expect("kill -9 the worker");
-    worker.wait().expect("the worker is reaped");
+    worker.kill();
     let left = store.get(&Scope::All, &ids[1]).await.unwrap();
     assert_eq!(
         left.status,
@@ -137,9 +107,9 @@ async fn a_killed_workers_tasks_are_failed_by_another_process_and_their_clients_
         .create(NewTask::new().owned_by("client"))
         .await
         .unwrap();
-    let (mut recoverer, lines) = spawn_child("recoverer", &prefix, "");
-    assert_eq!(next_line(&lines), "recovered 2");
-    assert!(recoverer.wait().expect("the recoverer").success());
+    let recoverer = spawn_child("recoverer", &prefix, "");
+    assert_eq!(recoverer.next(HANG), "recovered 2");
+    recoverer.finish();
 
     for waiter in waiters {
         let task = within_hang("a client's wait", waiter)
