@@ -23,13 +23,31 @@
 //! # fn main() {}
 //! ```
 //!
-//! These are test helpers: they panic when a process cannot be started or talked to, which
-//! fails the test that called them.
+//! Three scenarios every store that several processes share should pass come ready-made:
+//! [`waiter_wakes`], [`worker_wakes`] and [`worker_hears_answers`], with the child's side in
+//! [`act`].
+//!
+//! These are test helpers: they panic when a process cannot be started or talked to, or a
+//! scenario goes wrong, which fails the test that called them.
 
+use serde_json::{Map, Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use task_core::{Scope, TaskOutcome, TaskRecord, TaskStatus, TaskStore, TaskStoreExt};
+
+/// The child's role in [`waiter_wakes`]: wait for the task to end, then report it.
+pub const WAIT: &str = "wait";
+/// The child's role in [`worker_wakes`]: complete the task when told to.
+pub const COMPLETE: &str = "complete";
+/// The child's role in [`worker_hears_answers`]: answer the input request `name` when told
+/// to, then request a cancel when told to.
+pub const ANSWER: &str = "answer";
+
+/// A head start for a wait in the other process, so that the change most likely reaches it
+/// as a wake-up rather than in its first read. Either way the scenario ends the same.
+const HEAD_START: Duration = Duration::from_millis(300);
 
 /// Marks the child's lines among the test harness's own output.
 const SAYS: &str = "child> ";
@@ -130,4 +148,161 @@ pub fn say(line: &str) {
 pub fn await_go() {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).expect("stdin");
+}
+
+/// In the child: acts out `role` on `task_id` if it is [`WAIT`], [`COMPLETE`] or [`ANSWER`],
+/// and says whether it was.
+pub async fn act<S>(role: &str, store: &S, scope: &Scope, task_id: &str, within: Duration) -> bool
+where
+    S: TaskStore + ?Sized,
+{
+    match role {
+        WAIT => {
+            store.get(scope, task_id).await.expect("the task");
+            say("waiting");
+            let done = store.wait_until_terminal(scope, task_id, Some(within));
+            let done = done.await.expect("the wait");
+            let outcome = store.get_result(scope, task_id).await.expect("the outcome");
+            say(&json!({ "status": done.status, "outcome": outcome }).to_string());
+        }
+        COMPLETE => {
+            say("ready");
+            await_go();
+            let mut result = Map::new();
+            result.insert("by".into(), json!(std::process::id()));
+            let completed = store.complete(scope, task_id, result).await;
+            completed.expect("the completion");
+            say("completed");
+        }
+        ANSWER => {
+            say("ready");
+            await_go();
+            let answer = json!({"action": "accept", "content": {"name": "Ada"}});
+            let responses = Map::from_iter([("name".to_owned(), answer)]);
+            store.respond(scope, task_id, responses).await.expect("the answer");
+            say("answered");
+            await_go();
+            let requested = store.request_cancel(scope, task_id).await;
+            requested.expect("the cancel request");
+            say("cancel requested");
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A waiter in another process wakes when this one completes the task: `kid` acts out
+/// [`WAIT`] on `task_id`, which `scope` may change.
+pub async fn waiter_wakes<S>(store: &S, kid: Kid, scope: &Scope, task_id: &str, within: Duration)
+where
+    S: TaskStore + ?Sized,
+{
+    assert_eq!(kid.next(within), "waiting");
+    tokio::time::sleep(HEAD_START).await;
+    let mut result = Map::new();
+    result.insert("answer".into(), json!(42));
+    let completed = store.complete(scope, task_id, result.clone()).await;
+    completed.expect("the completion");
+    let report: Value = serde_json::from_str(&kid.next(within)).expect("the child's report");
+    assert_eq!(report["status"], json!(TaskStatus::Completed));
+    assert_eq!(report["outcome"], json!(TaskOutcome::Result(result)));
+    kid.finish();
+}
+
+/// A waiter in this process wakes when a worker in another completes the task: `kid` acts out
+/// [`COMPLETE`] on `task_id`, which `scope` may change.
+pub async fn worker_wakes<S>(
+    store: &S,
+    mut kid: Kid,
+    scope: &Scope,
+    task_id: &str,
+    within: Duration,
+) where
+    S: TaskStore + ?Sized,
+{
+    assert_eq!(kid.next(within), "ready");
+    let seen = store.get(scope, task_id).await.expect("the task");
+    let waiting = store.wait_for_update(scope, task_id, seen.last_updated_at, Some(within));
+    // The wait is polled first, so it is under way before the child is told to go.
+    let go = async {
+        tokio::time::sleep(HEAD_START).await;
+        kid.go();
+    };
+    let (done, ()) = tokio::join!(waiting, go);
+    let done = done.expect("the wait");
+    assert_eq!(
+        done.status,
+        TaskStatus::Completed,
+        "woken by the other process"
+    );
+    assert_eq!(kid.next(within), "completed");
+    let outcome = store.get_result(scope, task_id).await.expect("the outcome");
+    let Some(TaskOutcome::Result(result)) = outcome else {
+        panic!("no result: {outcome:?}");
+    };
+    assert_eq!(result["by"], json!(kid.id()), "the child completed it");
+    assert_ne!(kid.id(), std::process::id());
+    kid.finish();
+}
+
+/// A worker in this process waiting for its input answer, and then for a cancel request, is
+/// woken by both, written by another process: `kid` acts out [`ANSWER`] on `task_id`, which
+/// `scope` may change and which must be working.
+pub async fn worker_hears_answers<S>(
+    store: &S,
+    mut kid: Kid,
+    scope: &Scope,
+    task_id: &str,
+    within: Duration,
+) where
+    S: TaskStore + ?Sized,
+{
+    let ask = json!({"method": "elicitation/create", "params": {"message": "Name?"}});
+    let requests = Map::from_iter([("name".to_owned(), ask)]);
+    let asked = store.request_input(scope, task_id, requests).await;
+    asked.expect("the input request");
+    assert_eq!(kid.next(within), "ready");
+    let record = wait_then_go(store, &mut kid, scope, task_id, "name", within).await;
+    assert_eq!(
+        record.input_responses["name"]["content"]["name"],
+        json!("Ada"),
+        "the answer reached the worker"
+    );
+    assert_eq!(record.task.status, TaskStatus::Working);
+    assert_eq!(kid.next(within), "answered");
+    let record = wait_then_go(store, &mut kid, scope, task_id, "never-asked", within).await;
+    assert!(
+        record.cancel_requested,
+        "the cancel request reached the worker"
+    );
+    assert_eq!(
+        record.task.status,
+        TaskStatus::Working,
+        "the worker settles it"
+    );
+    assert_eq!(kid.next(within), "cancel requested");
+    kid.finish();
+}
+
+/// Waits for an answer to `key` (or a cancel request), telling `kid` to go once the wait is
+/// under way.
+async fn wait_then_go<S>(
+    store: &S,
+    kid: &mut Kid,
+    scope: &Scope,
+    task_id: &str,
+    key: &str,
+    within: Duration,
+) -> TaskRecord
+where
+    S: TaskStore + ?Sized,
+{
+    let waiting = store.wait_for_response(scope, task_id, key, Some(within));
+    // The wait is polled first, so it is under way before the child is told to go.
+    let go = async {
+        tokio::time::sleep(HEAD_START).await;
+        kid.go();
+    };
+    let (record, ()) = tokio::join!(waiting, go);
+    record.expect("the wait")
 }

@@ -4,12 +4,10 @@
 
 mod support;
 
-use conformance_tests::child::{Kid, await_go, say};
-use serde_json::{Map, Value, json};
+use conformance_tests::child::{self, Kid, await_go, say};
+use serde_json::{Map, json};
 use support::{HANG, Scratch, database_url, open_at};
-use task_core::{
-    NewTask, Scope, StoreConfig, TaskError, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt,
-};
+use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt};
 use task_store_postgres::PostgresOptions;
 
 /// Selects the child's role; unset in the parent.
@@ -20,8 +18,7 @@ fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
 }
 
-/// The child. `wait`: waits for the task to end and reports it. `complete`: completes it with
-/// a result naming its process id. `race`: on the parent's signal, tries to complete every
+/// The child: the shared [`child::act`] roles, and `race`: on the parent's signal, tries to complete every
 /// task, and reports the ids it won. `write`: creates and completes tasks until killed,
 /// reporting each id once the completion has returned.
 async fn child(role: &str) {
@@ -29,26 +26,10 @@ async fn child(role: &str) {
     let options = PostgresOptions::default().with_schema(schema);
     let store = open_at(&database_url(), StoreConfig::default(), options).await;
     let scope = Scope::owner("alice");
+    if child::act(role, &store, &scope, &var(TASKS), HANG).await {
+        return;
+    }
     match role {
-        "wait" => {
-            let task_id = var(TASKS);
-            let task = store.get(&scope, &task_id).await.unwrap();
-            say("waiting");
-            let done = store.wait_until_terminal(&scope, &task_id, Some(HANG));
-            let done = done.await.unwrap();
-            let outcome = store.get_result(&scope, &task_id).await.unwrap();
-            let _ = task;
-            say(&json!({ "status": done.status, "outcome": outcome }).to_string());
-        }
-        "complete" => {
-            let task_id = var(TASKS);
-            say("ready");
-            await_go();
-            let mut result = Map::new();
-            result.insert("by".into(), json!(std::process::id()));
-            store.complete(&scope, &task_id, result).await.unwrap();
-            say("completed");
-        }
         "race" => {
             let ids = var(TASKS);
             say("ready");
@@ -95,23 +76,10 @@ async fn a_waiter_in_another_process_wakes() {
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
-    let kid = spawn(
-        "a_waiter_in_another_process_wakes",
-        "wait",
-        store.0.schema(),
-        &task.task_id,
-    );
-    assert_eq!(kid.next(HANG), "waiting");
-    let mut result = Map::new();
-    result.insert("answer".into(), json!(42));
-    store
-        .complete(&Scope::owner("alice"), &task.task_id, result.clone())
-        .await
-        .unwrap();
-    let report: Value = serde_json::from_str(&kid.next(HANG)).unwrap();
-    assert_eq!(report["status"], json!(TaskStatus::Completed));
-    assert_eq!(report["outcome"], json!(TaskOutcome::Result(result)));
-    kid.finish();
+    let test = "a_waiter_in_another_process_wakes";
+    let kid = spawn(test, child::WAIT, store.0.schema(), &task.task_id);
+    let alice = Scope::owner("alice");
+    child::waiter_wakes(&store, kid, &alice, &task.task_id, HANG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,30 +92,10 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
-    let mut kid = spawn(
-        "a_worker_in_another_process_wakes_this_waiter",
-        "complete",
-        store.0.schema(),
-        &task.task_id,
-    );
-    assert_eq!(kid.next(HANG), "ready");
+    let test = "a_worker_in_another_process_wakes_this_waiter";
+    let kid = spawn(test, child::COMPLETE, store.0.schema(), &task.task_id);
     let alice = Scope::owner("alice");
-    let seen = store.get(&alice, &task.task_id).await.unwrap();
-    let waiting = store.wait_for_update(&alice, &task.task_id, seen.last_updated_at, Some(HANG));
-    kid.go();
-    let done = waiting.await.unwrap();
-    assert_eq!(
-        done.status,
-        TaskStatus::Completed,
-        "woken by the other process"
-    );
-    assert_eq!(kid.next(HANG), "completed");
-    let Some(TaskOutcome::Result(result)) = store.get_result(&alice, &task.task_id).await.unwrap()
-    else {
-        panic!("no result");
-    };
-    assert_eq!(result["by"], json!(kid.id()), "the child completed it");
-    kid.finish();
+    child::worker_wakes(&store, kid, &alice, &task.task_id, HANG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
