@@ -5,6 +5,7 @@
 mod support;
 
 use conformance_tests::child::{self, Kid, await_go, say};
+use conformance_tests::delegate::Delegating;
 use serde_json::{Map, json};
 use support::{HANG, Scratch, database_url, open_at};
 use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt};
@@ -66,20 +67,26 @@ fn spawn(test: &str, role: &str, schema: &str, tasks: &str) -> Kid {
     Kid::spawn(test, &[(ROLE, role), (SCHEMA, schema), (TASKS, tasks)])
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_waiter_in_another_process_wakes() {
-    if let Ok(role) = std::env::var(ROLE) {
-        return child(&role).await;
-    }
+/// A scratch store, a task of alice's in it, and a child acting out `role` of
+/// [`child::act`] on that task, for the shared scenarios.
+async fn act_in_child(test: &str, role: &str) -> (Delegating<Scratch>, String, Kid) {
     let store = Scratch::open(StoreConfig::default()).await;
     let task = store
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
+    let kid = spawn(test, role, store.0.schema(), &task.task_id);
+    (store, task.task_id, kid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_in_another_process_wakes() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return child(&role).await;
+    }
     let test = "a_waiter_in_another_process_wakes";
-    let kid = spawn(test, child::WAIT, store.0.schema(), &task.task_id);
-    let alice = Scope::owner("alice");
-    child::waiter_wakes(&store, kid, &alice, &task.task_id, HANG).await;
+    let (store, task_id, kid) = act_in_child(test, child::WAIT).await;
+    child::waiter_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,15 +94,9 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let store = Scratch::open(StoreConfig::default()).await;
-    let task = store
-        .create(NewTask::new().owned_by("alice"))
-        .await
-        .unwrap();
     let test = "a_worker_in_another_process_wakes_this_waiter";
-    let kid = spawn(test, child::COMPLETE, store.0.schema(), &task.task_id);
-    let alice = Scope::owner("alice");
-    child::worker_wakes(&store, kid, &alice, &task.task_id, HANG).await;
+    let (store, task_id, kid) = act_in_child(test, child::COMPLETE).await;
+    child::worker_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 mod support;
 
 use conformance_tests::child::{self, Kid};
+use conformance_tests::delegate::Delegating;
 use std::time::Duration;
 use support::{HANG, Scratch, fresh_prefix, open_at, redis_url};
 use task_core::{NewTask, Scope, StoreConfig, TaskStore};
@@ -37,21 +38,27 @@ fn spawn_child(test: &str, role: &str, prefix: &str, task_id: &str) -> Kid {
     Kid::spawn(test, &[(ROLE, role), (PREFIX, prefix), (TASK, task_id)])
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_waiter_in_another_process_wakes() {
-    if let Ok(role) = std::env::var(ROLE) {
-        return child(&role).await;
-    }
+/// A scratch store that only pub/sub wakes, a task of alice's in it, and a child acting out
+/// `role` of [`child::act`] on that task, for the shared scenarios.
+async fn act_in_child(test: &str, role: &str) -> (Delegating<Scratch>, String, Kid) {
     let prefix = fresh_prefix();
     let store = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
     let task = store
         .create(NewTask::new().owned_by("alice"))
         .await
         .unwrap();
+    let kid = spawn_child(test, role, &prefix, &task.task_id);
+    (store, task.task_id, kid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_in_another_process_wakes() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return child(&role).await;
+    }
     let test = "a_waiter_in_another_process_wakes";
-    let kid = spawn_child(test, child::WAIT, &prefix, &task.task_id);
-    let alice = Scope::owner("alice");
-    child::waiter_wakes(&store, kid, &alice, &task.task_id, HANG).await;
+    let (store, task_id, kid) = act_in_child(test, child::WAIT).await;
+    child::waiter_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,16 +66,9 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let prefix = fresh_prefix();
-    let store = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
-    let task = store
-        .create(NewTask::new().owned_by("alice"))
-        .await
-        .unwrap();
     let test = "a_worker_in_another_process_wakes_this_waiter";
-    let kid = spawn_child(test, child::COMPLETE, &prefix, &task.task_id);
-    let alice = Scope::owner("alice");
-    child::worker_wakes(&store, kid, &alice, &task.task_id, HANG).await;
+    let (store, task_id, kid) = act_in_child(test, child::COMPLETE).await;
+    child::worker_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
 }
 
 /// A worker waiting for its input answer, and then for a cancel request, is woken by both,
