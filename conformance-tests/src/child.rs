@@ -179,7 +179,10 @@ where
             await_go();
             let answer = json!({"action": "accept", "content": {"name": "Ada"}});
             let responses = Map::from_iter([("name".to_owned(), answer)]);
-            store.respond(scope, task_id, responses).await.expect("the answer");
+            store
+                .respond(scope, task_id, responses)
+                .await
+                .expect("the answer");
             say("answered");
             await_go();
             let requested = store.request_cancel(scope, task_id).await;

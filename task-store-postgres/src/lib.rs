@@ -29,9 +29,10 @@
 //!   commits. A create is one upsert statement, or with limits a transaction that takes an
 //!   advisory lock (one per store for a total limit, one per owner for a per-owner limit),
 //!   checks the id and the limits and inserts: two creates never both take the last place.
-//!   A change that carries more than a status, a message, an outcome and the cancel flag is
-//!   applied to the whole record by `task_core::backend::apply_change` and written back with
-//!   a compare-and-set on the version it was read at.
+//!   Input requests, answers and cancel requests (the record path of
+//!   `task_core::backend::plan`) are applied to the whole record by
+//!   `task_core::backend::apply_change` and written back with a compare-and-set on the
+//!   version it was read at, read again if another change came first.
 //! - **Expiry.** Every read filters on `expires_at` (creation plus ttl), so a task is
 //!   invisible the moment it expires. A background sweeper
 //!   ([`PostgresOptions::sweep_interval`], default 60 s) and
@@ -76,7 +77,9 @@
 //! `mcp_tasks`, or `?schema=` in the URL), created when the store first opens; stores in
 //! different schemas never see each other's tasks. The schema comes from embedded, versioned
 //! migrations run when a store opens; a schema from a newer release, or one holding another
-//! application's tables, is refused with a [`PostgresError`]. Timestamps are stored as
+//! application's tables, is refused with a [`PostgresError`]. Version 2 added the columns
+//! of the tasks extension's input rounds; rows of version 1 read as tasks that never asked
+//! for input. Timestamps are stored as
 //! milliseconds from the clients' clocks, as every backend does; `lastUpdatedAt` still
 //! increases strictly with every change when clocks disagree.
 #![warn(missing_docs)]

@@ -14,13 +14,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::backend::{
-    PageQuery, Waiters, apply_change, create_task_state, repeated_create, stuck_cutoff, time,
-    validate,
+    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, Waiters, create_task_state,
+    repeated_create, stuck_cutoff, time, update_by_record, validate,
 };
 use task_core::redact::redact_url;
 use task_core::{
-    LimitKind, NewTask, PageRequest, Retry, Scope, StoreConfig, Task, TaskChange, TaskError,
-    TaskOutcome, TaskPage, TaskRecord, TaskStatus, TaskStore,
+    LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
+    TaskPage, TaskRecord, TaskStatus, TaskStore,
 };
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -29,9 +29,6 @@ use tokio::time::{Instant, MissedTickBehavior};
 const PURGE_BATCH: i64 = 1_000;
 /// Tries of a create whose id keeps changing hands between the insert and the read.
 const CREATE_ATTEMPTS: usize = 3;
-/// Tries of a change through the record path whose task keeps changing between its read and
-/// its write.
-const CHANGE_ATTEMPTS: usize = 64;
 
 /// A [`TaskStore`] in a PostgreSQL schema.
 ///
@@ -344,81 +341,59 @@ impl PostgresTaskStore {
         tx.commit().await.map_err(driver)?;
         Ok(true)
     }
+}
 
-    /// A change applied to the whole record: read the record, apply the change with
-    /// task_core's `apply_change` (the status machine included), and write it back with a
-    /// compare-and-set on the version read, again from the read when another change came
-    /// first.
-    async fn update_record(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        change: TaskChange,
-    ) -> Result<Task, TaskError> {
-        let changeable = sql::changeable();
-        for _ in 0..CHANGE_ATTEMPTS {
-            let mut record = self.get_record(scope, task_id).await?;
-            let read_at = record.task.last_updated_at.timestamp_millis();
-            let now = time::now();
-            apply_change(change.clone(), task_id, &mut record, now)?;
-            let outcome = record.outcome.as_ref().map(sql::to_json).transpose()?;
-            let input_requests = sql::to_json(&record.input_requests)?;
-            let rows = self
-                .within(async {
-                    sqlx::query(sql::UPDATE_RECORD)
-                        .bind(task_id)
-                        .bind(read_at)
-                        .bind(&changeable)
-                        .bind(scope.owner_name())
-                        .bind(now.timestamp_millis())
-                        .bind(record.task.status.as_str())
-                        .bind(record.task.status_message.as_deref().map(str::as_bytes))
-                        .bind(outcome)
-                        .bind(record.cancel_requested)
-                        .bind(input_requests)
-                        .bind(record.task.last_updated_at.timestamp_millis())
-                        .bind(&self.inner.channel)
-                        .fetch_all(&self.inner.pool)
-                        .await
-                        .map_err(driver)
-                })
-                .await?;
-            if let Some(row) = rows.first() {
-                let (task, owner) = sql::task_and_owner(row)?;
-                self.inner.waiters.wake_with(&task, owner);
-                return Ok(task);
-            }
-        }
-        Err(TaskError::backend(
-            crate::error::BACKEND,
-            Retry::Safe,
-            format!("task {task_id} kept changing; the change was not applied"),
-        ))
+/// The record path of the changes that need the whole record (input requests, answers,
+/// cancel requests): a read, then `update_record.sql` as the compare-and-set.
+impl RecordWriter for PostgresTaskStore {
+    const BACKEND: &'static str = crate::error::BACKEND;
+
+    async fn read_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
+        self.get_record(scope, task_id).await
     }
 
-    /// Explains a compare-and-set that matched no row. The decision was atomic; this only
-    /// names it: a visible terminal task refused the change, anything else was not found.
-    async fn refusal(&self, scope: &Scope, task_id: &str, change: &TaskChange) -> TaskError {
-        let status: Result<Option<String>, _> = sqlx::query_scalar(sql::SELECT_STATUS)
-            .bind(task_id)
-            .bind(scope.owner_name())
-            .bind(now_ms())
-            .fetch_optional(&self.inner.pool)
-            .await;
-        match status {
-            Err(error) => driver(error),
-            Ok(Some(status)) => match TaskStatus::parse(&status) {
-                // A non-terminal status now means the task was replaced after the refusal.
-                Some(from) if from.is_terminal() => TaskError::InvalidTransition {
-                    task_id: task_id.to_owned(),
-                    from,
-                    to: change.target(from),
-                },
-                Some(_) => TaskError::not_found(task_id),
-                None => crate::error::bad_row(task_id, format!("status: {status}")),
-            },
-            Ok(None) => TaskError::not_found(task_id),
-        }
+    async fn replace_record(
+        &self,
+        scope: &Scope,
+        expected: DateTime<Utc>,
+        record: &TaskRecord,
+    ) -> Result<bool, TaskError> {
+        let task = &record.task;
+        let outcome = record.outcome.as_ref().map(sql::to_json).transpose()?;
+        let input_requests = sql::to_json(&record.input_requests)?;
+        let input_keys_used = sql::to_json(&record.input_keys_used)?;
+        let input_responses = sql::to_json(&record.input_responses)?;
+        let changeable = sql::changeable();
+        // Unfinished tasks are counted by status, so a write that ends the task needs nothing
+        // more than its status.
+        let rows = self
+            .within(async {
+                sqlx::query(sql::UPDATE_RECORD)
+                    .bind(task.task_id.as_str())
+                    .bind(expected.timestamp_millis())
+                    .bind(&changeable)
+                    .bind(scope.owner_name())
+                    .bind(now_ms())
+                    .bind(task.status.as_str())
+                    .bind(task.status_message.as_deref().map(str::as_bytes))
+                    .bind(outcome)
+                    .bind(record.cancel_requested)
+                    .bind(input_requests)
+                    .bind(task.last_updated_at.timestamp_millis())
+                    .bind(&self.inner.channel)
+                    .bind(input_keys_used)
+                    .bind(input_responses)
+                    .fetch_all(&self.inner.pool)
+                    .await
+                    .map_err(driver)
+            })
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(false);
+        };
+        let (task, owner) = sql::task_and_owner(row)?;
+        self.inner.waiters.wake_with(&task, owner);
+        Ok(true)
     }
 }
 
@@ -533,51 +508,54 @@ impl TaskStore for PostgresTaskStore {
     ) -> Result<Task, TaskError> {
         validate::access(scope, task_id)?;
         validate::change(&change, &self.inner.config)?;
-        // A change the single statement expresses (status, message, outcome, cancel flag) is
-        // that statement; anything more goes through the whole record and apply_change, so
-        // that state task_core adds to changes is kept without a statement of its own.
-        let mut change = change;
-        let status = change.status.take();
-        let status_message = change.status_message.take();
-        let outcome = change.outcome.take();
-        let cancel_requested = std::mem::take(&mut change.cancel_requested);
-        let plain = change == TaskChange::default();
-        change.status = status;
-        change.status_message = status_message;
-        change.outcome = outcome;
-        change.cancel_requested = cancel_requested;
-        if !plain || self.inner.options.changes_through_records {
-            return self.update_record(scope, task_id, change).await;
+        let plan = backend::plan(&change);
+        let ChangePlan::Direct {
+            ends,
+            needs_no_pending_input,
+        } = plan
+        else {
+            return update_by_record(self, scope, task_id, &change).await;
+        };
+        if self.inner.options.changes_through_records {
+            return update_by_record(self, scope, task_id, &change).await;
         }
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
         let changeable = sql::changeable();
-        // One statement, committed on its own: the compare-and-set and its wake-up together.
-        let rows = self
-            .within(async {
-                sqlx::query(sql::UPDATE)
-                    .bind(task_id)
-                    .bind(&changeable)
-                    .bind(scope.owner_name())
-                    .bind(time::now().timestamp_millis())
-                    .bind(change.status.map(TaskStatus::as_str))
-                    .bind(change.status_message.as_deref().map(str::as_bytes))
-                    .bind(outcome)
-                    .bind(change.cancel_requested)
-                    .bind(&self.inner.channel)
-                    .fetch_all(&self.inner.pool)
-                    .await
-                    .map_err(driver)
-            })
-            .await?;
-        let Some(row) = rows.first() else {
-            return Err(self
-                .within(async { Ok(self.refusal(scope, task_id, &change).await) })
-                .await
-                .unwrap_or_else(|timed_out| timed_out));
-        };
-        let (task, owner) = sql::task_and_owner(row)?;
-        self.inner.waiters.wake_with(&task, owner);
-        Ok(task)
+        for _ in 0..MAX_RECORD_ATTEMPTS {
+            // One statement, committed on its own: the compare-and-set and its wake-up together.
+            let rows = self
+                .within(async {
+                    sqlx::query(sql::UPDATE)
+                        .bind(task_id)
+                        .bind(&changeable)
+                        .bind(scope.owner_name())
+                        .bind(time::now().timestamp_millis())
+                        .bind(change.status.map(TaskStatus::as_str))
+                        .bind(change.status_message.as_deref().map(str::as_bytes))
+                        .bind(outcome.as_deref())
+                        .bind(change.cancel_requested)
+                        .bind(&self.inner.channel)
+                        .bind(ends)
+                        .bind(needs_no_pending_input)
+                        .fetch_all(&self.inner.pool)
+                        .await
+                        .map_err(driver)
+                })
+                .await?;
+            let Some(row) = rows.first() else {
+                // The decision was atomic; the record as it now is only names it.
+                let record = self.get_record(scope, task_id).await?;
+                match backend::explain_refusal(&change, task_id, &record) {
+                    Some(refusal) => return Err(refusal),
+                    // The task changed in between and would take the change now.
+                    None => continue,
+                }
+            };
+            let (task, owner) = sql::task_and_owner(row)?;
+            self.inner.waiters.wake_with(&task, owner);
+            return Ok(task);
+        }
+        Err(backend::contended(crate::error::BACKEND, task_id))
     }
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {

@@ -99,6 +99,18 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
     child::worker_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
 }
 
+/// A worker waiting for its input answer, and then for a cancel request, is woken by both,
+/// written by another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return child(&role).await;
+    }
+    let test = "a_worker_wakes_on_answers_and_cancel_requests_from_another_process";
+    let (store, task_id, kid) = act_in_child(test, child::ANSWER).await;
+    child::worker_hears_answers(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_race_between_two_processes_has_one_winner() {
     if let Ok(role) = std::env::var(ROLE) {

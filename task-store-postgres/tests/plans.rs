@@ -35,7 +35,7 @@ fn arguments(name: &str) -> Binder {
                 .bind(Option::<String>::None)
                 .bind("{}")
         },
-        "select_task" | "select_record" | "select_outcome" | "select_status" => {
+        "select_task" | "select_record" | "select_outcome" => {
             |q| q.bind("task-7").bind(Some("owner-7")).bind(1_i64)
         }
         "update" => |q| {
@@ -48,6 +48,8 @@ fn arguments(name: &str) -> Binder {
                 .bind(Some("{}"))
                 .bind(false)
                 .bind("chan")
+                .bind(true)
+                .bind(false)
         },
         "update_record" => |q| {
             q.bind("task-7")
@@ -62,6 +64,8 @@ fn arguments(name: &str) -> Binder {
                 .bind("{}")
                 .bind(8_i64)
                 .bind("chan")
+                .bind("[]")
+                .bind("{}")
         },
         "delete" => |q| {
             q.bind("task-7")
@@ -103,8 +107,8 @@ fn arguments(name: &str) -> Binder {
 /// The index each statement must use, or `None` for statements that read no table.
 fn expected(name: &str) -> Option<&'static str> {
     match name {
-        "insert" | "select_task" | "select_record" | "select_outcome" | "select_status"
-        | "update" | "update_record" | "delete" | "exists_live" => Some("tasks_pkey"),
+        "insert" | "select_task" | "select_record" | "select_outcome" | "update"
+        | "update_record" | "delete" | "exists_live" => Some("tasks_pkey"),
         "list_all" => Some("tasks_by_creation"),
         "list_owner" => Some("tasks_by_owner"),
         "count_live_owner" | "count_live_total" | "recover_stuck" => Some("tasks_by_status"),

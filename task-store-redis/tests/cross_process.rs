@@ -78,14 +78,7 @@ async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let prefix = fresh_prefix();
-    let store = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
-    let task = store
-        .create(NewTask::new().owned_by("alice"))
-        .await
-        .unwrap();
     let test = "a_worker_wakes_on_answers_and_cancel_requests_from_another_process";
-    let kid = spawn_child(test, child::ANSWER, &prefix, &task.task_id);
-    let alice = Scope::owner("alice");
-    child::worker_hears_answers(&store, kid, &alice, &task.task_id, HANG).await;
+    let (store, task_id, kid) = act_in_child(test, child::ANSWER).await;
+    child::worker_hears_answers(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
 }

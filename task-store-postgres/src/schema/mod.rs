@@ -18,16 +18,22 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, oldest first. Append new ones; never edit a released one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("0001_tasks.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("0001_tasks.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("0002_input.sql"),
+    },
+];
 
 /// What `task_store_schema.application` holds in a task store's schema.
 pub(crate) const APPLICATION: &str = "mcp-task-store";
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

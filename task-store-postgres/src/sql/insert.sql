@@ -20,5 +20,7 @@ ON CONFLICT (task_id) DO UPDATE SET
     cancel_requested = false,
     revision = excluded.revision,
     request = excluded.request,
-    input_requests = excluded.input_requests
+    input_requests = excluded.input_requests,
+    input_keys_used = '[]',
+    input_responses = '{}'
 WHERE tasks.expires_at <= $5

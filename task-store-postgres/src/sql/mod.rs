@@ -9,6 +9,7 @@ use crate::error::bad_row;
 use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
+use std::collections::BTreeSet;
 use task_core::backend::{CHANGEABLE, time};
 use task_core::{
     OriginRequest, ProtocolRevision, Task, TaskError, TaskOutcome, TaskRecord, TaskStatus,
@@ -18,7 +19,6 @@ pub(crate) const INSERT: &str = include_str!("insert.sql");
 pub(crate) const SELECT_TASK: &str = include_str!("select_task.sql");
 pub(crate) const SELECT_RECORD: &str = include_str!("select_record.sql");
 pub(crate) const SELECT_OUTCOME: &str = include_str!("select_outcome.sql");
-pub(crate) const SELECT_STATUS: &str = include_str!("select_status.sql");
 pub(crate) const UPDATE: &str = include_str!("update.sql");
 pub(crate) const UPDATE_RECORD: &str = include_str!("update_record.sql");
 pub(crate) const DELETE: &str = include_str!("delete.sql");
@@ -34,12 +34,11 @@ pub(crate) const RECOVER_STUCK: &str = include_str!("recover_stuck.sql");
 
 /// Every statement with its name, for the plan tests.
 #[doc(hidden)]
-pub const STATEMENTS: [(&str, &str); 17] = [
+pub const STATEMENTS: [(&str, &str); 16] = [
     ("insert", INSERT),
     ("select_task", SELECT_TASK),
     ("select_record", SELECT_RECORD),
     ("select_outcome", SELECT_OUTCOME),
-    ("select_status", SELECT_STATUS),
     ("update", UPDATE),
     ("update_record", UPDATE_RECORD),
     ("delete", DELETE),
@@ -98,7 +97,7 @@ pub(crate) fn task_and_owner(row: &PgRow) -> Result<(Task, Option<String>), Task
 }
 
 /// A whole record: the task columns, then owner, requested_ttl, outcome, cancel_requested,
-/// revision, request, input_requests.
+/// revision, request, input_requests, input_keys_used, input_responses.
 pub(crate) fn record(row: &PgRow) -> Result<TaskRecord, TaskError> {
     let task = task(row)?;
     let bad =
@@ -112,6 +111,10 @@ pub(crate) fn record(row: &PgRow) -> Result<TaskRecord, TaskError> {
     let request: Option<OriginRequest> = json_column(row, 12).map_err(|e| bad("request", &e))?;
     let input_requests: Option<Map<String, Value>> =
         json_column(row, 13).map_err(|e| bad("input_requests", &e))?;
+    let input_keys_used: Option<BTreeSet<String>> =
+        json_column(row, 14).map_err(|e| bad("input_keys_used", &e))?;
+    let input_responses: Option<Map<String, Value>> =
+        json_column(row, 15).map_err(|e| bad("input_responses", &e))?;
     Ok(TaskRecord {
         task,
         owner,
@@ -122,6 +125,8 @@ pub(crate) fn record(row: &PgRow) -> Result<TaskRecord, TaskError> {
         revision,
         request,
         input_requests: input_requests.unwrap_or_default(),
+        input_keys_used: input_keys_used.unwrap_or_default(),
+        input_responses: input_responses.unwrap_or_default(),
     })
 }
 

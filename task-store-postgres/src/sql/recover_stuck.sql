@@ -1,10 +1,13 @@
 -- Fails every live, non-terminal task ($1: backend::CHANGEABLE) last updated before $2,
+-- dropping its pending input requests and unread answers as every ending change does,
 -- returns each as update.sql does, and queues each one's wake-up on channel $7.
 WITH stuck AS (
     UPDATE tasks SET
         status = $3,
         status_message = $4,
         outcome = $5,
+        input_requests = '{}',
+        input_responses = '{}',
         last_updated_at = greatest($6, last_updated_at + 1)
     WHERE status = ANY ($1)
       AND last_updated_at < $2

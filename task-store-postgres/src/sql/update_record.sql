@@ -1,7 +1,7 @@
--- The compare-and-set for a change applied to the whole record by task_core's apply_change:
--- writes every column a change may touch, only while the task is still at the version $2 it
--- was read at (and visible, changeable, unexpired). No row means it changed meanwhile. Queues
--- the wake-up on channel $12 like update.sql.
+-- The compare-and-set of the record path (task_core::backend::update_by_record): writes every
+-- column a change may touch in a record task-core changed, only while the task is still at
+-- the version $2 it was read at (and visible, unexpired). No row means another change came
+-- first. Queues the wake-up on channel $12 like update.sql.
 WITH changed AS (
     UPDATE tasks SET
         status = $6,
@@ -9,6 +9,8 @@ WITH changed AS (
         outcome = $8,
         cancel_requested = $9,
         input_requests = $10,
+        input_keys_used = $13,
+        input_responses = $14,
         last_updated_at = $11
     WHERE task_id = $1
       AND last_updated_at = $2
