@@ -160,5 +160,9 @@ for features in "" memory sqlite redis postgres memory,sqlite memory,redis sqlit
     sqlite,postgres redis,postgres; do
     cargo test -p task-store --no-default-features --features "$features" --locked "$@"
 done
-# The official MCP conformance suite against `mcp-task-server --http`, one scenario at a time.
-./scripts/conformance.sh
+# The official MCP conformance suite against `mcp-task-server --http`, one scenario at a time,
+# on each backend: memory, a fresh SQLite file, and Redis under a prefix of this run's own.
+conformance_dir="$(mktemp -d)"
+trap 'rm -rf "$conformance_dir"' EXIT
+./scripts/conformance.sh memory:// "sqlite://$conformance_dir/tasks.db" \
+    "$REDIS_URL?prefix=conformance-$$-$RANDOM"

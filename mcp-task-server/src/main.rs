@@ -109,7 +109,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> i32 {
-    let http = match args.http.load(&args.store) {
+    let http = match args.http.load() {
         Ok(http) => http,
         Err(problem) => {
             log!("{problem}");

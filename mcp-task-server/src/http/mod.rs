@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::TaskStore;
-use task_store::url::{Backend, StoreUrl};
 
 /// How long requests still running at a stop signal may take to finish.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -57,18 +56,10 @@ pub struct Server {
 impl Options {
     /// `None` without `--http`; otherwise the checked configuration, or a message saying what
     /// is wrong (never showing a token).
-    pub fn load(&self, store_url: &str) -> Result<Option<Server>, String> {
+    pub fn load(&self) -> Result<Option<Server>, String> {
         let Some(addr) = &self.addr else {
             return Ok(None);
         };
-        // Tasks live in this process's memory for now (see `tasks`); a durable store would
-        // hold nothing, so it is refused rather than silently unused.
-        if StoreUrl::parse(store_url).is_ok_and(|url| url.backend != Backend::Memory) {
-            return Err(
-                "--http keeps its tasks in this process's memory for now: use --store memory://"
-                    .into(),
-            );
-        }
         let tokens = if self.auth_token.is_empty() && self.auth_file.is_empty() {
             None
         } else {
@@ -95,7 +86,7 @@ impl Server {
     /// Serves until SIGINT or SIGTERM; returns the exit code.
     pub async fn serve(self, store: Arc<dyn TaskStore>) -> i32 {
         let config = store.config();
-        let tasks = tasks::Tasks::new(config);
+        let tasks = tasks::Tasks::new(Arc::clone(&store));
         let mcp = StreamableHttpService::new(
             {
                 let tasks = tasks.clone();
@@ -131,7 +122,7 @@ impl Server {
         };
         match listener.local_addr() {
             Ok(addr) => {
-                log!("serving MCP 2026-07-28 on http://{addr}/mcp; tasks in memory; auth: {auth}")
+                log!("serving MCP 2026-07-28 on http://{addr}/mcp; auth: {auth}")
             }
             Err(error) => log!("cannot read the listening address: {error}"),
         }
