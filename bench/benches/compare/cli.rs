@@ -17,7 +17,7 @@ pub struct Options {
     #[arg(long)]
     pub quick: bool,
     /// Backends to measure.
-    #[arg(long, value_delimiter = ',', default_values = ["memory", "sqlite", "redis"])]
+    #[arg(long, value_delimiter = ',', default_values = ["memory", "sqlite", "redis", "postgres"])]
     pub backends: Vec<Family>,
     /// Store sizes (such as 1k,100k,1m) instead of each backend's own list.
     #[arg(long, value_delimiter = ',', value_parser = parse_size)]
@@ -25,11 +25,12 @@ pub struct Options {
     /// Concurrent callers.
     #[arg(long, value_delimiter = ',', default_values = ["1", "32"])]
     pub callers: Vec<usize>,
-    /// Operations: create, get, status, complete, cancel, list, wake.
+    /// Operations: create, get, status, complete, cancel, list, wake (stores); spawn, get-task,
+    /// resume, cancel-seen (task managers).
     #[arg(long, value_delimiter = ',', value_parser = parse_op)]
     pub ops: Option<Vec<Op>>,
-    /// Subjects: ours, limit, turul, pmcp, python-sdk.
-    #[arg(long, value_delimiter = ',', default_values = ["ours", "limit", "turul", "pmcp", "python-sdk"])]
+    /// Subjects: ours, limit, turul, pmcp, python-sdk, rmcp.
+    #[arg(long, value_delimiter = ',', default_values = ["ours", "limit", "turul", "pmcp", "python-sdk", "rmcp"])]
     pub subjects: Vec<Who>,
     /// Time box of one operation at one concurrency, in seconds (default: 1 in memory, 2 for
     /// SQLite and Redis; 0.2 with --quick).
@@ -45,6 +46,14 @@ pub struct Options {
     /// keys under `bench:` are written and deleted.
     #[arg(long, env = "BENCH_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// The PostgreSQL server: a URL of a database to connect to as a user who may create
+    /// databases. Each run creates a scratch database next to it and drops it at the end.
+    #[arg(
+        long,
+        env = "BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
     /// Where to write the markdown (default: BENCHMARKS.md for a full run).
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -75,6 +84,7 @@ pub enum Family {
     Memory,
     Sqlite,
     Redis,
+    Postgres,
 }
 
 impl Family {
@@ -83,6 +93,7 @@ impl Family {
             Family::Memory => "Memory",
             Family::Sqlite => "SQLite (file, WAL)",
             Family::Redis => "Redis (loopback)",
+            Family::Postgres => "PostgreSQL (loopback)",
         }
     }
 }
@@ -107,6 +118,8 @@ pub enum Who {
     Turul,
     Pmcp,
     PythonSdk,
+    /// rmcp's in-memory `TaskManager`, beside our task manager.
+    Rmcp,
 }
 
 impl Who {
@@ -117,11 +130,14 @@ impl Who {
             (Who::Limit, Family::Memory) => "bare HashMap",
             (Who::Limit, Family::Sqlite) => "raw sqlx",
             (Who::Limit, Family::Redis) => "raw round trip",
+            (Who::Limit, Family::Postgres) => "raw sqlx",
             (Who::Turul, Family::Memory) => "turul memory",
+            (Who::Turul, Family::Postgres) => "turul PostgreSQL",
             (Who::Turul, _) => "turul SQLite",
             (Who::Pmcp, Family::Memory) => "pmcp memory",
             (Who::Pmcp, _) => "pmcp Redis",
             (Who::PythonSdk, _) => "Python SDK",
+            (Who::Rmcp, _) => "rmcp memory",
         }
     }
 
@@ -131,6 +147,7 @@ impl Who {
             Family::Memory => &[Who::Ours, Who::Limit, Who::Turul, Who::Pmcp, Who::PythonSdk],
             Family::Sqlite => &[Who::Ours, Who::Limit, Who::Turul],
             Family::Redis => &[Who::Ours, Who::Limit, Who::Pmcp],
+            Family::Postgres => &[Who::Ours, Who::Limit, Who::Turul],
         }
     }
 }
@@ -159,6 +176,10 @@ fn parse_op(text: &str) -> Result<Op, String> {
     })
 }
 
+/// Tasks a task manager holds while its operations are measured (work waiting for input in
+/// each), on every backend.
+pub const MANAGER_TASKS: usize = 1_000;
+
 /// Sizes of the MCP Python SDK's store (its own store is O(n) per call).
 pub const PYTHON_SDK_SIZES: [usize; 2] = [1_000, 10_000];
 
@@ -171,7 +192,7 @@ impl Options {
         match (family, self.quick) {
             (Family::Memory, false) => vec![1_000, 10_000, 100_000, 1_000_000],
             (Family::Sqlite, false) => vec![1_000, 100_000, 1_000_000],
-            (Family::Redis, false) => vec![1_000, 100_000],
+            (Family::Redis | Family::Postgres, false) => vec![1_000, 100_000],
             (Family::Memory, true) => vec![1_000, 10_000],
             (_, true) => vec![1_000],
         }
@@ -191,7 +212,7 @@ impl Options {
                 complete: 50_000,
                 cancel: 50_000,
             },
-            Family::Sqlite | Family::Redis => PlanCalls {
+            Family::Sqlite | Family::Redis | Family::Postgres => PlanCalls {
                 create: 10_000,
                 get: 50_000,
                 status: 10_000,
@@ -229,8 +250,8 @@ impl Options {
             && self.ops.is_none()
             && self.budget.is_none()
             && self.scale == 1.0
-            && self.backends.len() == 3
-            && self.subjects.len() == 5
+            && self.backends.len() == 4
+            && self.subjects.len() == 6
             && self.callers == [1, 32]
     }
 }

@@ -8,6 +8,7 @@
 mod alloc;
 mod cli;
 mod machine;
+mod postgres_scratch;
 mod python;
 mod redis_server;
 mod report;
@@ -20,12 +21,13 @@ use report::{Record, Results};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use subjects::{BareMap, Ours, Pmcp, RawRedis, RawSqlite, Turul};
+use subjects::{BareMap, Manager, Ours, Pmcp, RawPostgres, RawRedis, RawSqlite, Turul};
 use task_core::StoreConfig;
 use task_store_memory::MemoryTaskStore;
+use task_store_postgres::{PostgresOptions, PostgresTaskStore};
 use task_store_redis::{RedisOptions, RedisTaskStore};
 use task_store_sqlite::SqliteTaskStore;
-use workload::{Cell, Res, Subject};
+use workload::{Cell, Op, Res, Subject};
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
@@ -72,6 +74,7 @@ async fn run(options: Options) -> Res<()> {
             .map_or_else(|| saved.with_extension("md"), from_root);
         return write_report(&results, &output);
     }
+    let started = std::time::Instant::now();
     let mut families = options.backends.clone();
     families.sort();
     families.dedup();
@@ -83,6 +86,19 @@ async fn run(options: Options) -> Res<()> {
         sizes: families.iter().map(|&f| (f, options.sizes(f))).collect(),
         ..Results::default()
     };
+    // The options as given, so that a report says how it was made.
+    let flags: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| arg != "--bench")
+        .collect();
+    results.facts.push((
+        "flags".to_owned(),
+        if flags.is_empty() {
+            "none (the full run)".to_owned()
+        } else {
+            format!("`{}`", flags.join(" "))
+        },
+    ));
     results.notes.push(crate_versions(&root));
     let mut bench = Bench {
         options: &options,
@@ -95,8 +111,16 @@ async fn run(options: Options) -> Res<()> {
             Family::Memory => bench.memory().await,
             Family::Sqlite => bench.sqlite().await?,
             Family::Redis => bench.redis().await,
+            Family::Postgres => bench.postgres().await,
         }
     }
+    let facts = &mut bench.results.facts;
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        facts.push(("load average at end".to_owned(), load.join(" ")));
+    }
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    facts.push(("run took".to_owned(), format!("{minutes:.1} minutes")));
     let output = options.output.as_ref().map_or_else(
         || {
             if options.is_full_run() {
@@ -165,6 +189,14 @@ impl Bench<'_> {
                 self.python_sdk(size);
             }
         }
+        if self.wants(Who::Rmcp) {
+            self.manager(family, Who::Rmcp, Ok(Manager::rmcp())).await;
+        }
+        if self.wants(Who::Ours) {
+            let store = MemoryTaskStore::new(StoreConfig::default());
+            self.manager(family, Who::Ours, Ok(Manager::ours(store)))
+                .await;
+        }
     }
 
     async fn sqlite(&mut self) -> Res<()> {
@@ -199,6 +231,17 @@ impl Bench<'_> {
                 self.subject(family, size, Who::Turul, Turul::sqlite(&path).await)
                     .await;
             }
+        }
+        if self.wants(Who::Ours) {
+            let path = dir.path().join("manager.db");
+            let manager = match path.to_str() {
+                Some(path) => SqliteTaskStore::open(path, StoreConfig::default())
+                    .await
+                    .map(Manager::ours)
+                    .map_err(Into::into),
+                None => Err("database path is not UTF-8".into()),
+            };
+            self.manager(family, Who::Ours, manager).await;
         }
         Ok(())
     }
@@ -242,6 +285,72 @@ impl Bench<'_> {
                 self.clean_redis(&url, "bench:pmcp:*").await;
             }
         }
+        if self.wants(Who::Ours) {
+            let options = RedisOptions::default().with_key_prefix("bench-manager");
+            let store = RedisTaskStore::open_with(&url, StoreConfig::default(), options).await;
+            let pattern = store.as_ref().ok().map(RedisTaskStore::key_pattern);
+            let manager = store.map(Manager::ours).map_err(Into::into);
+            self.manager(family, Who::Ours, manager).await;
+            if let Some(pattern) = pattern {
+                self.clean_redis(&url, &pattern).await;
+            }
+        }
+    }
+
+    /// Every subject in a scratch database of the server at `--postgres-url`, each in a
+    /// schema of its own; the database is dropped at the end.
+    async fn postgres(&mut self) {
+        let family = Family::Postgres;
+        let scratch = match postgres_scratch::Scratch::create(&self.options.postgres_url).await {
+            Ok(scratch) => scratch,
+            Err(e) => {
+                self.unavailable(family, &format!("no PostgreSQL: {e}"));
+                return;
+            }
+        };
+        self.results.notes.push(format!(
+            "PostgreSQL {} on loopback, a scratch database per run",
+            scratch.version
+        ));
+        let url = scratch.url.clone();
+        let ours = |schema: &str| {
+            PostgresOptions::default()
+                .with_schema(schema)
+                .with_sweep_interval(None)
+        };
+        for size in self.options.sizes(family) {
+            if self.wants(Who::Ours) {
+                let store = PostgresTaskStore::open_with(
+                    &url,
+                    StoreConfig::default(),
+                    ours(&format!("ours_{size}")),
+                )
+                .await;
+                let subject = store.map(Ours::new).map_err(Into::into);
+                self.subject(family, size, Who::Ours, subject).await;
+            }
+            if self.wants(Who::Limit) {
+                let subject = RawPostgres::open(&url, &format!("raw_{size}")).await;
+                self.subject(family, size, Who::Limit, subject).await;
+            }
+            if self.wants(Who::Turul) {
+                let subject = Turul::postgres(&url, &format!("turul_{size}")).await;
+                let pool = subject.as_ref().ok().and_then(Turul::pool);
+                self.subject(family, size, Who::Turul, subject).await;
+                if let Some(pool) = pool {
+                    pool.close().await;
+                }
+            }
+        }
+        if self.wants(Who::Ours) {
+            let store = PostgresTaskStore::open_with(&url, StoreConfig::default(), ours("manager"));
+            let manager = store.await.map(Manager::ours).map_err(Into::into);
+            self.manager(family, Who::Ours, manager).await;
+        }
+        if let Err(e) = scratch.drop_database().await {
+            let note = format!("could not drop the scratch database: {e}");
+            self.results.notes.push(note);
+        }
     }
 
     async fn clean_redis(&mut self, url: &str, pattern: &str) {
@@ -256,14 +365,20 @@ impl Bench<'_> {
         eprintln!("{}: {why}", family.title());
         for size in self.options.sizes(family) {
             for &who in Who::columns(family) {
-                self.fail_all(family, size, who, why);
+                self.fail_all(family, size, who, false, why);
             }
         }
+        self.fail_all(family, cli::MANAGER_TASKS, Who::Ours, true, why);
     }
 
-    fn fail_all(&mut self, family: Family, size: usize, who: Who, why: &str) {
+    /// Records `why` as the failure of every store operation, or every task manager
+    /// operation, of a subject.
+    fn fail_all(&mut self, family: Family, size: usize, who: Who, manager: bool, why: &str) {
         for &callers in &self.options.callers {
             for op in self.options.ops() {
+                if op.is_manager() != manager {
+                    continue;
+                }
                 self.results.records.push(Record {
                     family,
                     size,
@@ -276,7 +391,13 @@ impl Bench<'_> {
         }
     }
 
-    /// Fills one subject and measures every operation at every concurrency.
+    /// A task manager holding [`cli::MANAGER_TASKS`] tasks.
+    async fn manager<S: Subject>(&mut self, family: Family, who: Who, manager: Res<S>) {
+        self.subject(family, cli::MANAGER_TASKS, who, manager).await;
+    }
+
+    /// Fills one subject and measures every operation of its kind (a store's or a task
+    /// manager's) at every concurrency.
     async fn subject<S: Subject>(
         &mut self,
         family: Family,
@@ -284,11 +405,21 @@ impl Bench<'_> {
         who: Who,
         subject: Res<S>,
     ) {
-        let name = who.name(family);
+        let name = if S::MANAGER {
+            format!("{} task manager", who.name(family))
+        } else {
+            who.name(family).to_owned()
+        };
         let subject = match subject {
             Ok(subject) => Arc::new(subject),
             Err(e) => {
-                self.fail_all(family, size, who, &format!("could not open: {e}"));
+                self.fail_all(
+                    family,
+                    size,
+                    who,
+                    S::MANAGER,
+                    &format!("could not open: {e}"),
+                );
                 return;
             }
         };
@@ -298,11 +429,17 @@ impl Bench<'_> {
         let mut pool = match filled {
             Ok(pool) => pool,
             Err(e) => {
-                self.fail_all(family, size, who, &format!("could not fill: {e}"));
+                self.fail_all(
+                    family,
+                    size,
+                    who,
+                    S::MANAGER,
+                    &format!("could not fill: {e}"),
+                );
                 return;
             }
         };
-        if family == Family::Memory {
+        if family == Family::Memory && !S::MANAGER {
             let per_task = (bytes - pool.own_bytes() as isize) as f64 / size as f64;
             self.results.footprints.push((family, size, who, per_task));
         }
@@ -313,8 +450,14 @@ impl Bench<'_> {
         );
         let plan = self.options.plan(family);
         let mut single = std::collections::HashMap::new();
+        let ops: Vec<Op> = self
+            .options
+            .ops()
+            .into_iter()
+            .filter(|op| op.is_manager() == S::MANAGER)
+            .collect();
         for &callers in &self.options.callers {
-            for op in self.options.ops() {
+            for &op in &ops {
                 let known = single.get(&op).copied();
                 let cell = workload::measure(&subject, &mut pool, op, callers, &plan, known).await;
                 if callers == 1
@@ -350,7 +493,7 @@ impl Bench<'_> {
             Some(Ok(python)) => python.clone(),
             Some(Err(e)) => {
                 let why = e.clone();
-                self.fail_all(family, size, Who::PythonSdk, &why);
+                self.fail_all(family, size, Who::PythonSdk, false, &why);
                 return;
             }
             None => return,
@@ -358,12 +501,18 @@ impl Bench<'_> {
         let script = self.root.join("bench/python/python_sdk_store.py");
         let plan = self.options.plan(family);
         eprintln!("[{} {size}] Python SDK: running", family.title());
+        let store_ops: Vec<Op> = self
+            .options
+            .ops()
+            .into_iter()
+            .filter(|op| !op.is_manager())
+            .collect();
         match python::run(
             &python,
             &script,
             size,
             &self.options.callers,
-            &self.options.ops(),
+            &store_ops,
             &plan,
             self.options.seed,
         ) {
@@ -386,7 +535,7 @@ impl Bench<'_> {
                     });
                 }
             }
-            Err(e) => self.fail_all(family, size, Who::PythonSdk, &e.to_string()),
+            Err(e) => self.fail_all(family, size, Who::PythonSdk, false, &e.to_string()),
         }
     }
 }
@@ -412,7 +561,7 @@ fn brief(cell: &Cell) -> String {
 
 /// Exact versions of the crates compared, from Cargo.lock.
 fn crate_versions(root: &Path) -> String {
-    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let lock = std::fs::read_to_string(root.join("bench/Cargo.lock")).unwrap_or_default();
     let version = |name: &str| {
         let marker = format!("name = \"{name}\"\nversion = \"");
         lock.find(&marker)
@@ -423,6 +572,7 @@ fn crate_versions(root: &Path) -> String {
     let names = [
         "turul-mcp-task-storage",
         "pmcp-tasks",
+        "rmcp",
         "sqlx",
         "redis",
         "tokio",

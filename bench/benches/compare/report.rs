@@ -1,6 +1,6 @@
 //! The markdown report: one table per backend with the ratios, then the targets.
 
-use crate::cli::{Family, Who};
+use crate::cli::{Family, MANAGER_TASKS, Who};
 use crate::workload::{Cell, Op};
 use std::fmt::Write;
 use std::time::Duration;
@@ -195,6 +195,86 @@ fn percent(ours: Option<f64>, limit: Option<f64>) -> String {
     }
 }
 
+/// The rows an operation takes: its rate, or its latency's p50 and p99.
+fn views(op: Op) -> Vec<(String, View)> {
+    if op.is_latency() {
+        vec![
+            (
+                format!("{} p50", op.label()),
+                Some(p50 as fn(&Cell) -> Option<Duration>),
+            ),
+            (
+                format!("{} p99", op.label()),
+                Some(p99 as fn(&Cell) -> Option<Duration>),
+            ),
+        ]
+    } else {
+        vec![(format!("{}, per s", op.label()), None)]
+    }
+}
+
+/// Ours on `family` as a multiple of rmcp's cost (time per call, or latency p50) for `op` at
+/// `callers`: below 1× ours is cheaper.
+fn manager_cost(results: &Results, family: Family, op: Op, callers: usize) -> Option<f64> {
+    let score = |family, who| {
+        let cell = results.cell(family, MANAGER_TASKS, who, callers, op);
+        let view = views(op).first().and_then(|(_, view)| *view);
+        show(cell, view).score
+    };
+    let ours = score(family, Who::Ours)?;
+    let rmcp = score(Family::Memory, Who::Rmcp)?;
+    (ours > 0.0).then(|| rmcp / ours)
+}
+
+fn cost_ratio(cost: Option<f64>) -> String {
+    cost.map_or("–".to_owned(), |c| format!("{c:.2}×"))
+}
+
+/// rmcp's in-memory task manager beside ours on every backend.
+fn manager_table(results: &Results, out: &mut String) {
+    let mut header = String::from("| operation | callers | rmcp memory |");
+    let mut rule = String::from("|---|---:|---:|");
+    for &family in &results.families {
+        header.push_str(&format!(" ours, {} | cost ÷ rmcp's |", family.title()));
+        rule.push_str("---:|---:|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for &op in results.ops.iter().filter(|op| op.is_manager()) {
+        for (label, view) in views(op) {
+            for &callers in &results.callers {
+                let rmcp = results.cell(Family::Memory, MANAGER_TASKS, Who::Rmcp, callers, op);
+                let mut row = format!("| {label} | {callers} | {} |", show(rmcp, view).text);
+                for &family in &results.families {
+                    let ours = results.cell(family, MANAGER_TASKS, Who::Ours, callers, op);
+                    let (ours, rmcp) = (show(ours, view), show(rmcp, view));
+                    // Rates and latencies alike: rmcp's score over ours is ours' cost over rmcp's.
+                    let cost = ours.score.zip(rmcp.score).map(|(o, r)| r / o);
+                    row.push_str(&format!(" {} | {} |", ours.text, cost_ratio(cost)));
+                }
+                let _ = writeln!(out, "{row}");
+            }
+        }
+    }
+    let failures: Vec<String> = results
+        .records
+        .iter()
+        .filter(|r| r.op.is_manager())
+        .filter_map(|r| match &r.cell {
+            Cell::Failed(e) => Some(format!(
+                "- {} on {}, {} callers, {}: {e}",
+                r.who.name(r.family),
+                r.family.title(),
+                r.callers,
+                r.op.label()
+            )),
+            _ => None,
+        })
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\n† Failures:\n\n{}", failures.join("\n"));
+    }
+}
+
 /// The rows of one family's table.
 fn table(results: &Results, family: Family, out: &mut String) {
     let columns = Who::columns(family);
@@ -217,21 +297,8 @@ fn table(results: &Results, family: Family, out: &mut String) {
     }
     let _ = writeln!(out, "{header}\n{rule}");
     for &size in results.sizes_of(family) {
-        for &op in &results.ops {
-            let views: Vec<(String, View)> = if op == Op::Wake {
-                vec![
-                    (
-                        "wake-up latency p50".to_owned(),
-                        Some(p50 as fn(&Cell) -> Option<Duration>),
-                    ),
-                    (
-                        "wake-up latency p99".to_owned(),
-                        Some(p99 as fn(&Cell) -> Option<Duration>),
-                    ),
-                ]
-            } else {
-                vec![(format!("{}, per s", op.label()), None)]
-            };
+        for &op in results.ops.iter().filter(|op| !op.is_manager()) {
+            let views = views(op);
             for (label, view) in views {
                 for &callers in &results.callers {
                     let mut row = format!("| {} | {label} | {callers} |", size_label(size));
@@ -275,7 +342,7 @@ fn table(results: &Results, family: Family, out: &mut String) {
     let failures: Vec<String> = results
         .records
         .iter()
-        .filter(|r| r.family == family)
+        .filter(|r| r.family == family && !r.op.is_manager())
         .filter_map(|r| match &r.cell {
             Cell::Failed(e) => Some(format!(
                 "- {} at {} tasks, {} callers, {}: {e}",
@@ -297,6 +364,8 @@ struct Verdict {
     target: String,
     met: Option<bool>,
     detail: String,
+    /// A finding reported without a target to meet.
+    info: bool,
 }
 
 fn targets(results: &Results) -> Vec<Verdict> {
@@ -325,6 +394,7 @@ fn targets(results: &Results) -> Vec<Verdict> {
                 gets.iter()
                     .map(|(s, r)| format!("{}: {}", size_label(*s), per_second(*r))),
             ),
+            info: false,
         });
         // Flat get cost: from the smallest store to the largest, a get may slow down only as
         // much as a bare HashMap does (the memory hierarchy's share), give or take a quarter.
@@ -354,6 +424,7 @@ fn targets(results: &Results) -> Vec<Verdict> {
                     last.0 / first.0,
                     limit.map_or("by an unmeasured factor".to_owned(), |l| format!("{l:.2}×")),
                 ),
+                info: false,
             });
         }
         verdicts.push(peer_verdict(
@@ -383,6 +454,24 @@ fn targets(results: &Results) -> Vec<Verdict> {
         let r = Family::Redis;
         verdicts.push(limit_verdict(results, r, &[Op::Get, Op::Status, Op::Complete, Op::Cancel], callers, 0.8, "Redis: at least 80% of the raw round-trip rate (get vs HGETALL; transitions vs EVALSHA) at every concurrency"));
     }
+    if has(Family::Postgres) {
+        let p = Family::Postgres;
+        verdicts.push(limit_verdict(results, p, &[Op::Get, Op::Status, Op::Complete, Op::Cancel], callers, 0.8, "PostgreSQL: at least 80% of the raw sqlx statement rate for get and every transition (status update, complete, cancel)"));
+        let writes: Vec<Op> = [Op::Create, Op::Status, Op::Complete, Op::Cancel]
+            .into_iter()
+            .filter(|op| results.ops.contains(op))
+            .collect();
+        verdicts.push(peer_verdict(
+            results,
+            p,
+            Who::Turul,
+            2.0,
+            &writes,
+            callers,
+            "PostgreSQL: at least 2× turul's PostgreSQL store on every write",
+        ));
+    }
+    manager_verdicts(results, &mut verdicts);
     // Listing: a walk over every page that costs O(n) in total keeps its cost per task bounded
     // as the store grows (cache misses add a bounded factor), where an O(n) page makes it grow
     // with the store itself. Met when, from the smallest store to 100k tasks, the cost per task
@@ -452,6 +541,7 @@ fn targets(results: &Results) -> Vec<Verdict> {
             ),
             met,
             detail,
+            info: false,
         });
     }
     // Wake-ups.
@@ -479,10 +569,66 @@ fn targets(results: &Results) -> Vec<Verdict> {
                 ),
                 met: worst.as_ref().map(|(w, _)| *w < Duration::from_millis(1)),
                 detail: list(all.into_iter()),
+                info: false,
             });
         }
     }
     verdicts
+}
+
+/// Our task manager beside rmcp's: on the memory store at most twice its cost; on a durable
+/// store, what keeping the tasks costs.
+fn manager_verdicts(results: &Results, verdicts: &mut Vec<Verdict>) {
+    let ops: Vec<Op> = results
+        .ops
+        .iter()
+        .copied()
+        .filter(|op| op.is_manager())
+        .collect();
+    if ops.is_empty() {
+        return;
+    }
+    for &family in &results.families {
+        let mut parts = Vec::new();
+        let mut met = None;
+        for &op in &ops {
+            for &c in &results.callers {
+                let Some(cost) = manager_cost(results, family, op, c) else {
+                    continue;
+                };
+                let ok = cost <= 2.0;
+                met = Some(met.unwrap_or(true) && ok);
+                let what = if op.is_latency() { " p50" } else { "" };
+                let missed = if family == Family::Memory && !ok {
+                    " (missed)"
+                } else {
+                    ""
+                };
+                parts.push(format!("{}{what} ×{c}: {cost:.2}×{missed}", op.label()));
+            }
+        }
+        let detail = list(parts.into_iter());
+        verdicts.push(if family == Family::Memory {
+            Verdict {
+                target: "Task manager, memory: at most 2× the cost of rmcp's TaskManager (time \
+                         per call; latency p50), ours ÷ rmcp's"
+                    .into(),
+                met,
+                detail,
+                info: false,
+            }
+        } else {
+            Verdict {
+                target: format!(
+                    "Task manager, {}: what durability costs, ours ÷ rmcp's in-memory manager",
+                    family.title()
+                ),
+                met: None,
+                detail,
+                info: true,
+            }
+        });
+    }
 }
 
 fn list(items: impl Iterator<Item = String>) -> String {
@@ -541,6 +687,7 @@ fn peer_verdict(
         target: target.to_owned(),
         met: worst.map(|_| misses.is_empty()),
         detail,
+        info: false,
     }
 }
 
@@ -580,6 +727,7 @@ fn limit_verdict(
         target: target.to_owned(),
         met,
         detail: list(parts.into_iter()),
+        info: false,
     }
 }
 
@@ -600,10 +748,11 @@ pub fn render(results: &Results, method: &str) -> String {
     }
     let _ = writeln!(out, "\n## Targets\n");
     for verdict in targets(results) {
-        let mark = match verdict.met {
-            Some(true) => "met",
-            Some(false) => "**missed**",
-            None => "not measured",
+        let mark = match (verdict.met, verdict.info) {
+            (_, true) => "measured",
+            (Some(true), _) => "met",
+            (Some(false), _) => "**missed**",
+            (None, _) => "not measured",
         };
         let _ = writeln!(out, "- {}: {mark}. {}", verdict.target, verdict.detail);
     }
@@ -621,6 +770,17 @@ pub fn render(results: &Results, method: &str) -> String {
     for &family in &results.families {
         let _ = writeln!(out, "## {}\n", family.title());
         table(results, family, &mut out);
+        let _ = writeln!(out);
+    }
+    if results.ops.iter().any(|op| op.is_manager()) {
+        let _ = writeln!(
+            out,
+            "## Task managers: rmcp's in-memory TaskManager and ours on each store\n\n\
+             {MANAGER_TASKS} tasks in the manager, each with work waiting for input. \"cost ÷ \
+             rmcp's\" is ours' time per call (latency p50 or p99) over rmcp's: below 1× ours \
+             is cheaper.\n"
+        );
+        manager_table(results, &mut out);
         let _ = writeln!(out);
     }
     out.push_str(method);

@@ -32,10 +32,18 @@ pub enum Op {
     Cancel,
     List,
     Wake,
+    /// A task manager starts a task and its work.
+    Spawn,
+    /// A task manager answers `tasks/get`.
+    TaskGet,
+    /// From `tasks/update` with an answer to the waiting work resuming.
+    Resume,
+    /// From `tasks/cancel` to the running work seeing the request.
+    CancelSeen,
 }
 
 impl Op {
-    pub const ALL: [Op; 7] = [
+    pub const ALL: [Op; 11] = [
         Op::Create,
         Op::Get,
         Op::Status,
@@ -43,7 +51,21 @@ impl Op {
         Op::Cancel,
         Op::List,
         Op::Wake,
+        Op::Spawn,
+        Op::TaskGet,
+        Op::Resume,
+        Op::CancelSeen,
     ];
+
+    /// Whether the operation is a task manager's rather than a store's.
+    pub fn is_manager(self) -> bool {
+        matches!(self, Op::Spawn | Op::TaskGet | Op::Resume | Op::CancelSeen)
+    }
+
+    /// Whether the operation is measured as a latency rather than a rate.
+    pub fn is_latency(self) -> bool {
+        matches!(self, Op::Wake | Op::Resume | Op::CancelSeen)
+    }
 
     /// The row label.
     pub fn label(self) -> &'static str {
@@ -55,6 +77,10 @@ impl Op {
             Op::Cancel => "cancel",
             Op::List => "list all pages",
             Op::Wake => "wake-up latency",
+            Op::Spawn => "spawn",
+            Op::TaskGet => "get_task",
+            Op::Resume => "tasks/update → work resumes",
+            Op::CancelSeen => "tasks/cancel → work sees it",
         }
     }
 
@@ -68,6 +94,10 @@ impl Op {
             Op::Cancel => "cancel",
             Op::List => "list",
             Op::Wake => "wake",
+            Op::Spawn => "spawn",
+            Op::TaskGet => "get-task",
+            Op::Resume => "resume",
+            Op::CancelSeen => "cancel-seen",
         }
     }
 
@@ -118,6 +148,11 @@ pub trait Subject: Send + Sync + 'static {
     /// What a waiter remembers of a task to tell a later change (its version).
     type Version: Send + 'static;
 
+    /// Whether the subject is a task manager: it runs the manager's operations
+    /// ([`Op::is_manager`]), with [`Subject::create`] spawning a task whose work waits for
+    /// input and [`Subject::get`] answering `tasks/get`; a store runs the others.
+    const MANAGER: bool = false;
+
     /// Why the subject cannot run `op`, if it cannot.
     fn unsupported(&self, _op: Op) -> Option<&'static str> {
         None
@@ -163,6 +198,18 @@ pub trait Subject: Send + Sync + 'static {
     fn wait_change(&self, _id: &str, _seen: Self::Version) -> impl Future<Output = Res<()>> + Send {
         async { Err("no wake-ups".into()) }
     }
+
+    /// A manager: once the work of task `id` waits for input, answers it and returns the time
+    /// from the `tasks/update` call to the work resuming.
+    fn resume(&self, _id: &str) -> impl Future<Output = Res<Duration>> + Send {
+        async { Err("not a task manager".into()) }
+    }
+
+    /// A manager: spawns a task whose work waits for a cancel request, cancels it and returns
+    /// the time from the `tasks/cancel` call to the work seeing it.
+    fn cancel_seen(&self) -> impl Future<Output = Res<Duration>> + Send {
+        async { Err("not a task manager".into()) }
+    }
 }
 
 /// How many calls each operation gets and how long it may take.
@@ -191,12 +238,12 @@ pub struct PlanCalls {
 impl PlanCalls {
     pub fn of(&self, op: Op) -> usize {
         match op {
-            Op::Create => self.create,
-            Op::Get => self.get,
+            Op::Create | Op::Spawn => self.create,
+            Op::Get | Op::TaskGet => self.get,
             Op::Status => self.status,
             Op::Complete => self.complete,
             Op::Cancel => self.cancel,
-            Op::List | Op::Wake => 0,
+            Op::List | Op::Wake | Op::Resume | Op::CancelSeen => 0,
         }
     }
 }
@@ -491,10 +538,23 @@ pub async fn measure<S: Subject>(
             single.as_secs_f64()
         ));
     }
-    if op == Op::Wake {
-        return measure_wake(subject, pool, callers, plan)
-            .await
-            .unwrap_or_else(|e| Cell::Failed(e.to_string()));
+    if op.is_latency() {
+        let measured = match op {
+            Op::Wake => measure_rounds(subject, pool, callers, plan, wake_round::<S>).await,
+            Op::Resume => {
+                let round = |subject: Arc<S>, id: String, flip| async move {
+                    Ok::<_, BoxError>((subject.resume(&id).await?, flip))
+                };
+                measure_rounds(subject, pool, callers, plan, round).await
+            }
+            _ => {
+                let round = |subject: Arc<S>, _id: String, flip| async move {
+                    Ok::<_, BoxError>((subject.cancel_seen().await?, flip))
+                };
+                measure_rounds(subject, pool, callers, plan, round).await
+            }
+        };
+        return measured.unwrap_or_else(|e| Cell::Failed(e.to_string()));
     }
     let reps = plan.reps.max(1);
     let share = Plan {
@@ -538,7 +598,7 @@ async fn measure_calls<S: Subject>(
     let n = pool.len();
     // Writes that end tasks may take at most half the store per batch; creates a quarter.
     let batch_max = match op {
-        Op::Get => planned,
+        Op::Get | Op::TaskGet => planned,
         Op::Status => n,
         Op::Complete | Op::Cancel => (n / 2).max(1),
         _ => (n / 4).max(1),
@@ -549,8 +609,8 @@ async fn measure_calls<S: Subject>(
         let k = (planned - done).min(batch_max);
         let ids = Arc::new(IdTable::new(&pool.ids));
         let (calls, picked): (Vec<Call>, Vec<usize>) = match op {
-            Op::Create => (vec![Call::Create; k], Vec::new()),
-            Op::Get => (
+            Op::Create | Op::Spawn => (vec![Call::Create; k], Vec::new()),
+            Op::Get | Op::TaskGet => (
                 (0..k).map(|_| Call::Get(pool.rng.usize(0..n))).collect(),
                 Vec::new(),
             ),
@@ -573,7 +633,9 @@ async fn measure_calls<S: Subject>(
                     .collect();
                 (calls, picked)
             }
-            Op::List | Op::Wake => return Err("not a call".into()),
+            Op::List | Op::Wake | Op::Resume | Op::CancelSeen => {
+                return Err("not a call".into());
+            }
         };
         let deadline = Instant::now() + (plan.budget - timed);
         let batch = run_batch(subject, &ids, calls, callers, deadline).await?;
@@ -581,7 +643,7 @@ async fn measure_calls<S: Subject>(
         timed += batch.elapsed;
         // Untimed: put the store back at its size, with every task non-terminal.
         match op {
-            Op::Create => subject.remove(&batch.created).await?,
+            Op::Create | Op::Spawn => subject.remove(&batch.created).await?,
             Op::Status => {
                 for &i in &picked[..batch.done] {
                     pool.next[i] = pool.next[i].other();
@@ -658,22 +720,27 @@ async fn measure_list<S: Subject>(
     })
 }
 
-/// `callers` pairs of a waiter and an updater, each on its own task: the waiter reads the
-/// task's version and waits; the updater lets it park, then changes the status. Latency runs
-/// from the moment the update call returns (the transition is committed) to the waiter's
-/// return; a waiter that returned first counts as zero.
-async fn measure_wake<S: Subject>(
+/// `callers` concurrent rounds, each on its own task and timed by `round`, which gets the
+/// status the task's next update moves it to and returns the one after. Rounds are split among
+/// the callers and stop at the time box once each caller has one sample.
+async fn measure_rounds<S, R, F>(
     subject: &Arc<S>,
     pool: &mut Pool,
     callers: usize,
     plan: &Plan,
-) -> Res<Cell> {
+    round: R,
+) -> Res<Cell>
+where
+    S: Subject,
+    R: Fn(Arc<S>, String, Flip) -> F + Clone + Send + 'static,
+    F: Future<Output = Res<(Duration, Flip)>> + Send + 'static,
+{
     let picked = pool.sample(callers);
     let rounds = plan.wake_rounds.div_ceil(callers).max(1);
     let deadline = Instant::now() + plan.budget;
     let mut pairs = Vec::new();
     for &i in &picked {
-        let subject = subject.clone();
+        let (subject, round) = (subject.clone(), round.clone());
         let id = pool.ids[i].clone();
         let mut flip = pool.next[i];
         pairs.push(tokio::spawn(async move {
@@ -682,20 +749,9 @@ async fn measure_wake<S: Subject>(
                 if Instant::now() >= deadline && !samples.is_empty() {
                     break;
                 }
-                let seen = subject.version(&id).await?;
-                let waiter = {
-                    let (subject, id) = (subject.clone(), id.clone());
-                    tokio::spawn(async move {
-                        subject.wait_change(&id, seen).await?;
-                        Ok::<_, BoxError>(Instant::now())
-                    })
-                };
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                subject.set_status(&id, flip).await?;
-                let committed = Instant::now();
-                flip = flip.other();
-                let woke = waiter.await??;
-                samples.push(woke.saturating_duration_since(committed));
+                let (sample, next) = round(subject.clone(), id.clone(), flip).await?;
+                samples.push(sample);
+                flip = next;
             }
             Ok::<_, BoxError>((samples, flip))
         }));
@@ -712,6 +768,25 @@ async fn measure_wake<S: Subject>(
         p99: percentile(&samples, 0.99),
         samples: samples.len(),
     })
+}
+
+/// One wake-up: a waiter reads the task's version and waits; the updater lets it park, then
+/// changes the status. Latency runs from the moment the update call returns (the transition is
+/// committed) to the waiter's return; a waiter that returned first counts as zero.
+async fn wake_round<S: Subject>(subject: Arc<S>, id: String, flip: Flip) -> Res<(Duration, Flip)> {
+    let seen = subject.version(&id).await?;
+    let waiter = {
+        let (subject, id) = (subject.clone(), id.clone());
+        tokio::spawn(async move {
+            subject.wait_change(&id, seen).await?;
+            Ok::<_, BoxError>(Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    subject.set_status(&id, flip).await?;
+    let committed = Instant::now();
+    let woke = waiter.await??;
+    Ok((woke.saturating_duration_since(committed), flip.other()))
 }
 
 /// The `q` quantile of sorted samples (nearest rank).

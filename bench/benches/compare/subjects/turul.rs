@@ -1,24 +1,33 @@
-//! `turul-mcp-task-storage` 0.4: its in-memory and SQLite stores, through its `TaskStorage` trait.
+//! `turul-mcp-task-storage` 0.4: its in-memory, SQLite and PostgreSQL stores, through its
+//! `TaskStorage` trait.
 
 use crate::workload::{Flip, OWNER, Op, PAGE_SIZE, Res, STATUS_MESSAGE, Subject, TTL_MS};
 use chrono::Utc;
 use serde_json::Value;
-use sqlx::SqlitePool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool, SqlitePool};
 use std::path::Path;
+use std::time::Duration;
 use turul_mcp_protocol::TaskStatus;
 use turul_mcp_task_storage::{
-    InMemoryTaskConfig, InMemoryTaskStorage, SqliteTaskConfig, SqliteTaskStorage, TaskOutcome,
-    TaskRecord, TaskStorage,
+    InMemoryTaskConfig, InMemoryTaskStorage, PostgresTaskConfig, PostgresTaskStorage,
+    SqliteTaskConfig, SqliteTaskStorage, TaskOutcome, TaskRecord, TaskStorage,
 };
 
-/// A turul store. Its SQLite store is filled and emptied in bulk through a second connection to
-/// its file (with its own journal settings left alone), since its one-commit-per-call writes
+/// A turul store. Its SQL stores are filled and emptied in bulk through a second connection to
+/// their database (with its own settings left alone), since their one-commit-per-call writes
 /// would take minutes to fill a million tasks.
 pub struct Turul<T> {
     store: T,
-    bulk: Option<SqlitePool>,
+    bulk: Option<Bulk>,
     result: Value,
+}
+
+/// The second connection to a turul SQL store's database.
+enum Bulk {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 impl Turul<InMemoryTaskStorage> {
@@ -52,9 +61,59 @@ impl Turul<SqliteTaskStorage> {
         let bulk = SqlitePool::connect_with(SqliteConnectOptions::new().filename(path)).await?;
         Ok(Turul {
             store,
-            bulk: Some(bulk),
+            bulk: Some(Bulk::Sqlite(bulk)),
             result: Value::Object(crate::workload::one_kb_result()),
         })
+    }
+}
+
+impl Turul<PostgresTaskStorage> {
+    /// The PostgreSQL store in `schema` (made here) of the database at `url`, with its defaults
+    /// except the task cap (whose check counts every row on each create). Its pool is made
+    /// here exactly as its `with_config` makes it, so that [`Turul::pool`] can close it: the
+    /// store's cleanup task would keep it open.
+    pub async fn postgres(url: &str, schema: &str) -> Res<Self> {
+        let connect: PgConnectOptions = url.parse()?;
+        let mut admin = PgConnection::connect_with(&connect).await?;
+        // The schema names are the benchmark's own.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await?;
+        let _ = admin.close().await;
+        let config = PostgresTaskConfig {
+            max_tasks: 0,
+            default_page_size: PAGE_SIZE as u32,
+            verify_tables: true,
+            create_tables: true,
+            ..PostgresTaskConfig::default()
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .min_connections(config.min_connections)
+            .acquire_timeout(Duration::from_secs(config.connection_timeout_secs))
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .max_lifetime(Some(Duration::from_secs(1800)))
+            .test_before_acquire(true)
+            .connect_with(connect.options([("search_path", schema)]))
+            .await?;
+        let store = PostgresTaskStorage::with_pool(pool.clone(), config).await?;
+        // Fills and empties go through the same pool: the bench's calls are not timed then.
+        let bulk = pool;
+        Ok(Turul {
+            store,
+            bulk: Some(Bulk::Postgres(bulk)),
+            result: Value::Object(crate::workload::one_kb_result()),
+        })
+    }
+}
+
+impl<T> Turul<T> {
+    /// The pool of a PostgreSQL store, to close once measured.
+    pub fn pool(&self) -> Option<PgPool> {
+        match &self.bulk {
+            Some(Bulk::Postgres(pool)) => Some(pool.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -80,6 +139,10 @@ const INSERT: &str = "INSERT INTO tasks (task_id, session_id, status, status_mes
      last_updated_at, ttl, poll_interval, original_method, original_params, result, meta) \
      VALUES (?, ?, 'working', NULL, ?, ?, ?, ?, ?, NULL, NULL, NULL)";
 const DELETE: &str = "DELETE FROM tasks WHERE task_id = ?";
+const PG_FILL: &str = "INSERT INTO tasks (task_id, session_id, status, created_at, \
+     last_updated_at, ttl, poll_interval, original_method) \
+     SELECT id, $2, 'working', $3, $3, $4, $5, $6 FROM unnest($1::text[]) AS id";
+const PG_DELETE: &str = "DELETE FROM tasks WHERE task_id = ANY ($1)";
 
 impl<T: TaskStorage + 'static> Subject for Turul<T> {
     type Version = ();
@@ -91,6 +154,25 @@ impl<T: TaskStorage + 'static> Subject for Turul<T> {
     async fn fill(&self, n: usize) -> Res<Option<Vec<String>>> {
         let Some(bulk) = &self.bulk else {
             return Ok(None);
+        };
+        let bulk = match bulk {
+            Bulk::Sqlite(bulk) => bulk,
+            Bulk::Postgres(bulk) => {
+                let record = new_record();
+                let ids: Vec<String> = (0..n)
+                    .map(|_| InMemoryTaskStorage::generate_task_id())
+                    .collect();
+                sqlx::query(PG_FILL)
+                    .bind(&ids)
+                    .bind(&record.session_id)
+                    .bind(&record.created_at)
+                    .bind(record.ttl)
+                    .bind(record.poll_interval.map(|p| p as i64))
+                    .bind(&record.original_method)
+                    .execute(bulk)
+                    .await?;
+                return Ok(Some(ids));
+            }
         };
         let mut tx = bulk.begin().await?;
         let mut ids = Vec::with_capacity(n);
@@ -165,7 +247,10 @@ impl<T: TaskStorage + 'static> Subject for Turul<T> {
 
     async fn remove(&self, ids: &[String]) -> Res<()> {
         match &self.bulk {
-            Some(bulk) => {
+            Some(Bulk::Postgres(bulk)) => {
+                sqlx::query(PG_DELETE).bind(ids).execute(bulk).await?;
+            }
+            Some(Bulk::Sqlite(bulk)) => {
                 let mut tx = bulk.begin().await?;
                 for id in ids {
                     sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;

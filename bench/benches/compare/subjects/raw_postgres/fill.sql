@@ -1,0 +1,4 @@
+INSERT INTO tasks (task_id, owner, status, created_at, last_updated_at, ttl, expires_at,
+                   poll_interval, revision)
+SELECT id, $2, 'working', $3, $3, $4, $3 + $4, 500, '2025-11-25'
+FROM unnest($1::text[]) AS id
