@@ -56,8 +56,9 @@
 //!   wrote itself wakes nobody a second time.
 //! - **Indexes.** get and every change are primary-key lookups, O(log n); list is a keyset range
 //!   scan on `(owner, created_at, task_id)` or `(created_at, task_id)`; expiry is a range scan
-//!   on `expires_at`; the limits count unfinished tasks in `(status, owner, expires_at)`, never
-//!   reading a finished task's entry. See [Query plans](#query-plans).
+//!   on `expires_at`; the limits count unfinished tasks in a partial index on
+//!   `(owner, expires_at)` that holds no finished task, and a move between working and
+//!   input_required changes no index entry. See [Query plans](#query-plans).
 //! - **Concurrency.** Reads use a pool of [`SqliteOptions::pool_size`] connections; writes
 //!   queue for one writer connection, so writers of one process never spin on `SQLITE_BUSY`.
 //!   Writers of several processes wait for each other up to [`SqliteOptions::busy_timeout`].
@@ -71,8 +72,8 @@
 //! | get, get_record, get_result, update (both statements), delete | `SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 (task_id=?)` |
 //! | list, every owner | `SEARCH tasks USING INDEX tasks_by_creation ((created_at,task_id)>(?,?))` |
 //! | list, one owner | `SEARCH tasks USING INDEX tasks_by_owner (owner=? AND (created_at,task_id)>(?,?))` |
-//! | per-owner limit | `SEARCH tasks USING COVERING INDEX tasks_by_status (status=? AND owner=?)`, stopping at the limit |
-//! | total limit | `SEARCH tasks USING COVERING INDEX tasks_by_status (status=?)` |
+//! | per-owner limit | `SEARCH tasks USING COVERING INDEX tasks_unfinished (owner=?)`, stopping at the limit |
+//! | total limit | `SCAN tasks USING COVERING INDEX tasks_unfinished` (unfinished tasks only) |
 //! | purge | `SEARCH tasks USING COVERING INDEX tasks_by_expiry (expires_at<?)` |
 //! | waiters' versions | `SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 (task_id=?)` per watched id |
 //!

@@ -256,11 +256,8 @@ impl SqliteTaskStore {
         if exists {
             return Ok(false);
         }
-        let (working, input_required) = sql::changeable();
         if let Some(max) = config.max_tasks {
             let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_TOTAL)
-                .bind(working)
-                .bind(input_required)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await
@@ -273,8 +270,6 @@ impl SqliteTaskStore {
         if let Some((max, owner)) = per_owner {
             let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_OWNER)
                 .bind(owner)
-                .bind(working)
-                .bind(input_required)
                 .bind(now)
                 .bind(to_i64(max))
                 .fetch_one(&mut *tx)
@@ -395,7 +390,10 @@ impl TaskStore for SqliteTaskStore {
             // commit (launchbadge/sqlx#3430), so a write that failed (a full disk, say) would
             // be acknowledged. An error here means nothing landed, or, for an I/O error whose
             // commit may have reached the file, says so with Retry::OutcomeUnknown.
-            let rows = sqlx::query(sql::UPDATE)
+            // Two statements, not one with a flag: SQLite maintains the index of unfinished
+            // tasks on every statement that writes `finished`, so only end.sql writes it.
+            let statement = if ends { sql::END } else { sql::UPDATE };
+            let rows = sqlx::query(statement)
                 .bind(task_id)
                 .bind(working)
                 .bind(input_required)
@@ -405,7 +403,6 @@ impl TaskStore for SqliteTaskStore {
                 .bind(change.status_message.as_deref())
                 .bind(outcome.as_deref())
                 .bind(change.cancel_requested)
-                .bind(ends)
                 .bind(needs_no_pending_input)
                 .fetch_all(&self.inner.writer)
                 .await
@@ -545,19 +542,14 @@ impl RecordWriter for SqliteTaskStore {
     ) -> Result<bool, TaskError> {
         let task = &record.task;
         if task.is_terminal() {
-            // replace.sql does not maintain what counts unfinished tasks: ending changes take
-            // update.sql (backend::plan never routes them here).
+            // replace.sql does not write `finished`: ending changes take end.sql (backend::plan
+            // never routes them here).
             return Err(TaskError::InvalidInput(
                 "the record path does not end tasks".into(),
             ));
         }
         let outcome = record.outcome.as_ref().map(sql::to_json).transpose()?;
-        let mut tx = self
-            .inner
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(driver)?;
+        // One autocommit compare-and-set, fetched whole for the reason update() gives.
         let rows = sqlx::query(sql::REPLACE)
             .bind(task.task_id.as_str())
             .bind(scope.owner_name())
@@ -571,22 +563,17 @@ impl RecordWriter for SqliteTaskStore {
             .bind(sql::to_json(&record.input_keys_used)?)
             .bind(sql::to_json(&record.input_responses)?)
             .bind(task.last_updated_at.timestamp_millis())
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.inner.writer)
             .await
             .map_err(driver)?;
         let Some(row) = rows.first() else {
-            tx.rollback().await.map_err(driver)?;
             return Ok(false);
         };
-        let (task, owner) = match sql::task_and_owner(row) {
-            Ok(read) => read,
-            Err(unreadable) => {
-                tx.rollback().await.map_err(driver)?;
-                return Err(unreadable);
-            }
-        };
-        tx.commit().await.map_err(driver)?;
-        self.inner.waiters.wake_with(&task, owner);
+        // The change landed either way; waiters of a row that reads back badly re-read it.
+        match sql::task_and_owner(row) {
+            Ok((task, owner)) => self.inner.waiters.wake_with(&task, owner),
+            Err(_) => self.inner.waiters.wake(task.task_id.as_str()),
+        }
         Ok(true)
     }
 }

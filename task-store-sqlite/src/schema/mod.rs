@@ -30,13 +30,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("0003_input.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("0004_finished.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a task store: "MCPT".
 pub(crate) const APPLICATION_ID: i64 = 0x4d43_5054;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
@@ -152,7 +156,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_version_1_file_gets_the_status_index_and_input_columns_and_keeps_its_tasks() {
+    async fn a_version_1_file_gets_the_unfinished_index_and_input_columns_and_keeps_its_tasks() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = fresh_file(&dir).await;
         migrate(&mut conn, &MIGRATIONS[..1]).await.unwrap();
@@ -167,7 +171,7 @@ mod tests {
         assert_eq!(user_version(&mut conn).await, SCHEMA_VERSION);
         let (tasks, indexes): (i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM tasks), \
-             (SELECT count(*) FROM sqlite_schema WHERE name = 'tasks_by_status')",
+             (SELECT count(*) FROM sqlite_schema WHERE name = 'tasks_unfinished')",
         )
         .fetch_one(&mut conn)
         .await
@@ -179,6 +183,55 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!((used.as_str(), responses.as_str()), ("[]", "{}"));
+    }
+
+    #[tokio::test]
+    async fn a_version_3_file_marks_its_finished_tasks_and_counts_only_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = fresh_file(&dir).await;
+        migrate(&mut conn, &MIGRATIONS[..3]).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO tasks (task_id, owner, status, created_at, last_updated_at, revision) \
+             VALUES ('w', 'a', 'working', 1, 1, '2025-11-25'), \
+                    ('i', 'a', 'input_required', 2, 2, '2025-11-25'), \
+                    ('c', 'a', 'completed', 3, 3, '2025-11-25'), \
+                    ('f', 'b', 'failed', 4, 4, '2025-11-25'), \
+                    ('x', NULL, 'cancelled', 5, 5, '2025-11-25')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrate(&mut conn, MIGRATIONS).await.unwrap();
+        assert_eq!(user_version(&mut conn).await, SCHEMA_VERSION);
+        let flags: Vec<(String, i64)> =
+            sqlx::query_as("SELECT task_id, finished FROM tasks ORDER BY created_at")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let expected = [("w", 0), ("i", 0), ("c", 1), ("f", 1), ("x", 1)];
+        let expected: Vec<(String, i64)> = expected.map(|(id, f)| (id.into(), f)).into();
+        assert_eq!(flags, expected);
+        let (old, new): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'tasks_by_status'), \
+             (SELECT count(*) FROM sqlite_schema WHERE name = 'tasks_unfinished')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!((old, new), (0, 1));
+        let owner: i64 = sqlx::query_scalar(crate::sql::COUNT_LIVE_OWNER)
+            .bind("a")
+            .bind(0)
+            .bind(10)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let total: i64 = sqlx::query_scalar(crate::sql::COUNT_LIVE_TOTAL)
+            .bind(0)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!((owner, total), (2, 2));
     }
 
     #[tokio::test]

@@ -1,6 +1,5 @@
--- Unfinished tasks (?1, ?2: status::CHANGEABLE) that have not expired at ?3. Finished tasks
--- do not count against a limit.
+-- Unfinished tasks that have not expired at ?1. Finished tasks do not count against a limit.
 SELECT count(*)
 FROM tasks
-WHERE status IN (?1, ?2)
-  AND (expires_at IS NULL OR expires_at > ?3)
+WHERE finished = 0
+  AND (expires_at IS NULL OR expires_at > ?1)

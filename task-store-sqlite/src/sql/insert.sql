@@ -22,5 +22,6 @@ ON CONFLICT (task_id) DO UPDATE SET
     request = excluded.request,
     input_requests = excluded.input_requests,
     input_keys_used = '[]',
-    input_responses = '{}'
+    input_responses = '{}',
+    finished = 0
 WHERE tasks.expires_at <= ?5

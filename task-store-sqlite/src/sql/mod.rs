@@ -20,6 +20,7 @@ pub(crate) const SELECT_TASK: &str = include_str!("select_task.sql");
 pub(crate) const SELECT_RECORD: &str = include_str!("select_record.sql");
 pub(crate) const SELECT_OUTCOME: &str = include_str!("select_outcome.sql");
 pub(crate) const UPDATE: &str = include_str!("update.sql");
+pub(crate) const END: &str = include_str!("end.sql");
 pub(crate) const REPLACE: &str = include_str!("replace.sql");
 pub(crate) const DELETE: &str = include_str!("delete.sql");
 pub(crate) const LIST_ALL: &str = include_str!("list_all.sql");
@@ -31,7 +32,7 @@ pub(crate) const PURGE_BATCH: &str = include_str!("purge_batch.sql");
 pub(crate) const RECOVER_STUCK: &str = include_str!("recover_stuck.sql");
 pub(crate) const VERSIONS: &str = include_str!("versions.sql");
 
-// update.sql and recover_stuck.sql bind the changeable statuses as two parameters.
+// update.sql, end.sql and recover_stuck.sql bind the changeable statuses as two parameters.
 const _: () = assert!(CHANGEABLE.len() == 2);
 
 /// The changeable statuses, as bound into the compare-and-set statements.
@@ -174,7 +175,8 @@ mod plans {
             (SELECT_TASK, 3),
             (SELECT_RECORD, 3),
             (SELECT_OUTCOME, 3),
-            (UPDATE, 11),
+            (UPDATE, 10),
+            (END, 10),
             (REPLACE, 12),
             (DELETE, 3),
         ] {
@@ -191,19 +193,16 @@ mod plans {
             owner,
             "SEARCH tasks USING INDEX tasks_by_owner (owner=? AND (created_at,task_id)>(?,?))"
         );
-        let count = plan(&mut conn, COUNT_LIVE_OWNER, 5).await;
-        let unfinished = "SEARCH tasks USING COVERING INDEX tasks_by_status (status=? AND owner=?)";
+        let count = plan(&mut conn, COUNT_LIVE_OWNER, 3).await;
+        let unfinished = "SEARCH tasks USING COVERING INDEX tasks_unfinished (owner=?)";
         assert!(count.contains(unfinished), "{count}");
         assert!(!count.contains("SCAN tasks"), "{count}");
         let expiry = "SEARCH tasks USING COVERING INDEX tasks_by_expiry (expires_at<?)";
         let purge = plan(&mut conn, PURGE_BATCH, 2).await;
         assert!(purge.contains(expiry), "{purge}");
         assert!(!purge.contains("SCAN tasks"), "{purge}");
-        let total = plan(&mut conn, COUNT_LIVE_TOTAL, 3).await;
-        assert_eq!(
-            total,
-            "SEARCH tasks USING COVERING INDEX tasks_by_status (status=?)"
-        );
+        let total = plan(&mut conn, COUNT_LIVE_TOTAL, 1).await;
+        assert_eq!(total, "SCAN tasks USING COVERING INDEX tasks_unfinished");
         let exists = plan(&mut conn, EXISTS_LIVE, 2).await;
         assert!(exists.contains(by_id), "{exists}");
         let versions = plan(&mut conn, VERSIONS, 1).await;

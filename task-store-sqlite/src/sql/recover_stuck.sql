@@ -1,12 +1,13 @@
 -- Fails every live, non-terminal task (?1, ?2: backend::CHANGEABLE) last updated before ?3,
--- dropping its pending input requests and unread answers as every ending change does, and
--- returns each as update.sql does, so that its waiters get the failed task.
+-- dropping its pending input requests and unread answers and marking it finished as end.sql
+-- does, and returns each as update.sql does, so that its waiters get the failed task.
 UPDATE tasks SET
     status = ?4,
     status_message = ?5,
     outcome = ?6,
     input_requests = '{}',
     input_responses = '{}',
+    finished = 1,
     last_updated_at = max(?7, last_updated_at + 1)
 WHERE status IN (?1, ?2)
   AND last_updated_at < ?3
