@@ -251,13 +251,16 @@ impl RedisTaskStore {
             .unwrap_or_default();
         let before = before_ms.map(|ms| ms.to_string()).unwrap_or_default();
         let message = change.status_message.as_deref().unwrap_or_default();
-        let keys = [
-            self.keys.task(task_id),
-            self.keys.unfinished(),
-            self.keys.unfinished_by_owner(),
-        ];
+        // Only a change that ends the task touches the sets of unfinished tasks, so only it
+        // names them and spells the owner for their entries.
+        let mut keys = vec![self.keys.task(task_id)];
+        let mut owner_hex = String::new();
+        if ends {
+            keys.push(self.keys.unfinished());
+            keys.push(self.keys.unfinished_by_owner());
+            owner_hex = scope.owner_name().map(keys::hex).unwrap_or_default();
+        }
         let channel = self.keys.channel(task_id);
-        let owner_hex = scope.owner_name().map(keys::hex).unwrap_or_default();
         let args: [&[u8]; 12] = [
             scope.owner_name().unwrap_or_default().as_bytes(),
             channel.as_bytes(),

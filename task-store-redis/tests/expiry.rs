@@ -235,3 +235,34 @@ async fn the_sweeper_shrinks_every_index_after_expiry_without_a_listing() {
     let listed = store.list(&Scope::All, PageRequest::first()).await.unwrap();
     assert_eq!(listed.tasks, vec![keep]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_change_that_ends_a_task_leaves_the_sets_of_unfinished_tasks() {
+    use task_core::{TaskStatus, TaskStoreExt};
+    let store = Scratch::open(StoreConfig::default()).await;
+    let alice = Scope::owner("alice");
+    let first = store
+        .create(NewTask::new().owned_by("alice"))
+        .await
+        .unwrap();
+    let second = store
+        .create(NewTask::new().owned_by("alice").with_ttl(600_000))
+        .await
+        .unwrap();
+    let (unfinished, by_owner) = (key_of(&store, ":un"), key_of(&store, ":uo"));
+    for status in [TaskStatus::InputRequired, TaskStatus::Working] {
+        store
+            .set_status(&alice, &first.task_id, status, Some("moving"))
+            .await
+            .unwrap();
+    }
+    assert_eq!((zcard(&unfinished), zcard(&by_owner)), (2, 2));
+    store
+        .complete(&alice, &first.task_id, serde_json::Map::new())
+        .await
+        .unwrap();
+    assert_eq!((zcard(&unfinished), zcard(&by_owner)), (1, 1));
+    // Trusted access: the script spells the owner for the entry itself.
+    store.cancel(&Scope::All, &second.task_id).await.unwrap();
+    assert_eq!((zcard(&unfinished), zcard(&by_owner)), (0, 0));
+}

@@ -4,7 +4,8 @@
 -- in record::TASK_FIELDS order up to the owner, as a JSON array with false for a missing
 -- field, so that they need not read it back.
 --
--- KEYS: 1 task hash, 2 unfinished tasks, 3 unfinished tasks by owner (see create.lua)
+-- KEYS: 1 task hash, then only for a change that ends the task: 2 unfinished tasks,
+--       3 unfinished tasks by owner (see create.lua)
 -- ARGV: 1 the caller's owner, or '' for trusted access, 2 wake-up channel,
 --       3 statuses a task may change from, each followed and preceded by a comma,
 --       4 new status or '',
@@ -13,11 +14,19 @@
 --       9 apply only if last updated before this time (ms since the epoch), or '',
 --       10 '1' when the change ends the task: its pending input requests and unread answers
 --          go, 11 '1' to apply only while no input request is pending (a move to working)
---       12 the caller's owner in hex (keys::hex), or ''
+--       12 for a change that ends the task, the caller's owner in hex (keys::hex), or ''
 -- Returns {'ok', status, message, createdMs, updatedMs, ttl, pollInterval}
 --       | {'missing'} | {'transition', status} | {'fresh'} | {'pending'}
 
-local f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'id', 'exp', 'inp', 'rsp')
+-- Only an ending change reads what it needs to leave the sets of unfinished tasks: each field
+-- asked for is a scan of the hash.
+local ends = ARGV[10] == '1'
+local f
+if ends then
+  f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'inp', 'rsp', 'id', 'exp')
+else
+  f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'inp')
+end
 local status = f[1]
 if not status or (ARGV[1] ~= '' and f[2] ~= ARGV[1]) then
   return {'missing'}
@@ -35,7 +44,7 @@ if before and previous >= before then
   return {'fresh'}
 end
 
-if ARGV[11] == '1' and f[10] then
+if ARGV[11] == '1' and f[8] then
   return {'pending'}
 end
 
@@ -61,16 +70,16 @@ if ARGV[8] == '1' then
   fields[#fields + 1] = '1'
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-if ARGV[10] == '1' and (f[10] or f[11]) then
-  redis.call('HDEL', KEYS[1], 'inp', 'rsp')
-end
--- Only a changeable status gets here: a task that takes a terminal one has ended, and no
--- longer counts against the limits.
-if not string.find(ARGV[3], ',' .. status .. ',', 1, true) then
-  local member = string.format('%016x', tonumber(f[5])) .. f[8] .. '\0' .. (f[2] or '')
+-- A task that ends leaves the sets of unfinished tasks, which the limits count; a move between
+-- changeable statuses leaves them alone.
+if ends then
+  if f[8] or f[9] then
+    redis.call('HDEL', KEYS[1], 'inp', 'rsp')
+  end
+  local member = string.format('%016x', tonumber(f[5])) .. f[10] .. '\0' .. (f[2] or '')
   redis.call('ZREM', KEYS[2], member)
   if f[2] then
-    local expiry = f[9] and string.format('%016x', tonumber(f[9])) or 'ffffffffffffffff'
+    local expiry = f[11] and string.format('%016x', tonumber(f[11])) or 'ffffffffffffffff'
     -- A scoped caller's owner is the task's, and the caller spelled it in hex: spelled here,
     -- byte by byte, it cost a fifth of the script. Only trusted access spells it here.
     local hex = ARGV[12]
