@@ -45,14 +45,18 @@
 //!   process on the same schema wake them through `LISTEN`/`NOTIFY` on the channel
 //!   `task_store.<schema>`, with payloads of the task id and its new version only. When the
 //!   listening connection is lost, notifications sent meanwhile are lost too: once it listens
-//!   again, every waiter reads its task afresh.
+//!   again, every waiter reads its task afresh. A wait under way rides out a server restart:
+//!   a read that fails with a retryable error meanwhile does not end it, and the waiter reads
+//!   again when the listener is back (or after a pause of up to 2 s), until its timeout, at
+//!   which it returns that error.
 //! - **Indexes.** get and every change are primary-key lookups; list is a keyset range scan
 //!   on `(owner, created_at, task_id)` or `(created_at, task_id)`, in index order with no
 //!   sort; expiry is a range scan on `expires_at`; the limits count unfinished tasks in
 //!   `(status, owner, expires_at)`. A test checks each statement's plan with `EXPLAIN`.
 //! - **Failures.** A call that gets no answer within [`PostgresOptions::call_timeout`]
-//!   (default 10 s), connecting included, fails with a retryable error; the store reconnects
-//!   by itself once the server is back. See [`error`] for which errors are safe to repeat.
+//!   (default 10 s), connecting included, fails with a retryable error (a wait under way
+//!   keeps waiting instead: see Waiting); the store reconnects by itself once the server is
+//!   back. See [`error`] for which errors are safe to repeat.
 //!
 //! # Query plans
 //!

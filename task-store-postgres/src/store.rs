@@ -147,7 +147,9 @@ impl PostgresTaskStore {
                 return Err(error);
             }
         };
-        let waiters = Arc::new(Waiters::default());
+        // The listener wakes every waiter once it listens again after losing its connection,
+        // so a waiter can keep waiting through the outage rather than fail.
+        let waiters = Arc::new(Waiters::through_outages());
         let mut background = Vec::new();
         let listening = wake::listen(
             listener_pool.clone(),

@@ -14,7 +14,9 @@
 //!
 //! Notifications sent while the listener's connection is down are lost. Once the listener is
 //! back (listening again), it wakes every waiter, and each reads its task afresh: a change
-//! made meanwhile ends its wait then.
+//! made meanwhile ends its wait then. A waiter whose read fails meanwhile (the server is
+//! away) keeps waiting ([`Waiters::through_outages`]) and reads again at that wake-up, or
+//! after a pause if the read failed for another reason.
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -47,6 +49,9 @@ fn notified(waiters: &Waiters, payload: &str) {
 /// `channel`.
 pub(crate) async fn connect(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection is made again before try_recv reports it (the default, stated here
+    // because the wake-up below relies on it).
+    listener.eager_reconnect(true);
     listener.listen(channel).await?;
     Ok(listener)
 }
@@ -79,7 +84,8 @@ pub(crate) async fn listen(
         };
         match live.try_recv().await {
             Ok(Some(notification)) => notified(&waiters, notification.payload()),
-            // The connection dropped and the listener is listening again on a new one.
+            // The connection dropped and the listener is listening again on a new one (sqlx
+            // reconnects before it returns this).
             Ok(None) => waiters.wake_all(),
             // Reconnecting failed, or the server ended the session: start over.
             Err(_) => listener = None,

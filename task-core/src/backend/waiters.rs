@@ -27,6 +27,8 @@ pub type Version = Option<i64>;
 #[derive(Debug, Default)]
 pub struct Waiters {
     watched: Mutex<HashMap<Arc<str>, Watch>>,
+    /// Whether a wait under way keeps waiting through a retryable read error.
+    through_outages: bool,
 }
 
 #[derive(Debug)]
@@ -80,6 +82,17 @@ impl Drop for WatchGuard {
 }
 
 impl Waiters {
+    /// Waiters whose waits, once under way, keep waiting through a retryable error of a read
+    /// (the store's server away, say) and read again when woken or after a pause, until their
+    /// timeout: for a store that wakes every waiter ([`Waiters::wake_all`]) once it can see
+    /// changes again. See [`wait_for_update`].
+    pub fn through_outages() -> Self {
+        Waiters {
+            through_outages: true,
+            ..Waiters::default()
+        }
+    }
+
     // Nothing panics while the lock is held, so a poisoned map is still consistent.
     fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Watch>> {
         self.watched.lock().unwrap_or_else(PoisonError::into_inner)
@@ -126,6 +139,7 @@ impl Waiters {
             task_id,
             seen,
             watch: self.watch(task_id),
+            through_outages: self.through_outages,
         };
         wait_for_update(&mut source, seen, timeout, None).await
     }
@@ -208,6 +222,7 @@ struct Waiter<'a, S: ?Sized> {
     task_id: &'a str,
     seen: DateTime<Utc>,
     watch: WatchGuard,
+    through_outages: bool,
 }
 
 impl<S: TaskStore + ?Sized> UpdateSource for Waiter<'_, S> {
@@ -224,6 +239,10 @@ impl<S: TaskStore + ?Sized> UpdateSource for Waiter<'_, S> {
             Some(task) => Ok(task),
             None => self.store.get(self.scope, self.task_id).await,
         }
+    }
+
+    fn rides_out(&self, error: &TaskError) -> bool {
+        self.through_outages && error.is_retryable()
     }
 }
 
