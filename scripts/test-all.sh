@@ -161,8 +161,17 @@ for features in "" memory sqlite redis postgres memory,sqlite memory,redis sqlit
     cargo test -p task-store --no-default-features --features "$features" --locked "$@"
 done
 # The official MCP conformance suite against `mcp-task-server --http`, one scenario at a time,
-# on each backend: memory, a fresh SQLite file, and Redis under a prefix of this run's own.
+# on each backend: memory, a fresh SQLite file, Redis under a prefix of this run's own and
+# PostgreSQL in a schema of this run's own (dropped afterwards).
 conformance_dir="$(mktemp -d)"
-trap 'rm -rf "$conformance_dir"' EXIT
+conformance_schema="conformance_$$_$RANDOM"
+drop_conformance_schema() {
+    psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $conformance_schema CASCADE" >/dev/null 2>&1 || true
+}
+trap 'rm -rf "$conformance_dir"; drop_conformance_schema' EXIT
+# DATABASE_URL may carry a query of its own (sslmode, say).
+query_joint="?"
+[[ $DATABASE_URL == *\?* ]] && query_joint="&"
 ./scripts/conformance.sh memory:// "sqlite://$conformance_dir/tasks.db" \
-    "$REDIS_URL?prefix=conformance-$$-$RANDOM"
+    "$REDIS_URL?prefix=conformance-$$-$RANDOM" \
+    "$DATABASE_URL${query_joint}schema=$conformance_schema"
