@@ -25,7 +25,29 @@
 //!
 //! Three scenarios every store that several processes share should pass come ready-made:
 //! [`waiter_wakes`], [`worker_wakes`] and [`worker_hears_answers`], with the child's side in
-//! [`act`].
+//! [`act`]. [`scenario`] runs one from the parent's side in one call (it makes the task and
+//! starts the child), and [`act_in_scenario`] is the child's side of it:
+//!
+//! ```no_run
+//! use conformance_tests::child;
+//! use std::time::Duration;
+//! use task_core::{Scope, TaskStore};
+//!
+//! const ROLE: &str = "MY_STORE_CHILD_ROLE";
+//! const HANG: Duration = Duration::from_secs(60);
+//!
+//! // The body of a test named `a_waiter_in_another_process_wakes`, in both processes, on a
+//! // store both open the same way.
+//! async fn a_waiter_in_another_process_wakes(store: &dyn TaskStore) {
+//!     if let Ok(role) = std::env::var(ROLE) {
+//!         assert!(child::act_in_scenario(&role, store, &Scope::owner("alice"), HANG).await);
+//!         return;
+//!     }
+//!     let test = "a_waiter_in_another_process_wakes";
+//!     child::scenario(store, test, (ROLE, child::WAIT), &[], "alice", HANG).await;
+//! }
+//! # fn main() {}
+//! ```
 //!
 //! These are test helpers: they panic when a process cannot be started or talked to, or a
 //! scenario goes wrong, which fails the test that called them.
@@ -44,6 +66,9 @@ pub const COMPLETE: &str = "complete";
 /// The child's role in [`worker_hears_answers`]: answer the input request `name` when told
 /// to, then request a cancel when told to.
 pub const ANSWER: &str = "answer";
+
+/// The variable that carries the task's id to the child of a [`scenario`].
+pub const TASK_VAR: &str = "CONFORMANCE_TESTS_CHILD_TASK";
 
 /// A head start for a wait in the other process, so that the change most likely reaches it
 /// as a wake-up rather than in its first read. Either way the scenario ends the same.
@@ -192,6 +217,49 @@ where
         _ => return false,
     }
     true
+}
+
+/// In the child of a [`scenario`]: [`act`] on the task named in [`TASK_VAR`]. Says whether
+/// `role` was one of the shared ones.
+pub async fn act_in_scenario<S>(role: &str, store: &S, scope: &Scope, within: Duration) -> bool
+where
+    S: TaskStore + ?Sized,
+{
+    if ![WAIT, COMPLETE, ANSWER].contains(&role) {
+        return false;
+    }
+    let task_id = std::env::var(TASK_VAR).unwrap_or_else(|_| panic!("{TASK_VAR} is not set"));
+    act(role, store, scope, &task_id, within).await
+}
+
+/// The parent's side of a shared scenario in one call: makes a task owned by `owner` in
+/// `store`, runs `test` again in a child process with `vars` (what the child needs to open the
+/// same store), `role_var` set to `role` and the task's id in [`TASK_VAR`], then plays this
+/// side of `role`: [`waiter_wakes`] for [`WAIT`], [`worker_wakes`] for [`COMPLETE`] and
+/// [`worker_hears_answers`] for [`ANSWER`]. The child calls [`act_in_scenario`].
+pub async fn scenario<S>(
+    store: &S,
+    test: &str,
+    (role_var, role): (&str, &str),
+    vars: &[(&str, &str)],
+    owner: &str,
+    within: Duration,
+) where
+    S: TaskStore + ?Sized,
+{
+    let new = task_core::NewTask::new().owned_by(owner);
+    let task = store.create(new).await.expect("the task");
+    let task_id = task.task_id.as_str();
+    let mut all = vars.to_vec();
+    all.extend([(role_var, role), (TASK_VAR, task_id)]);
+    let kid = Kid::spawn(test, &all);
+    let scope = Scope::owner(owner);
+    match role {
+        WAIT => waiter_wakes(store, kid, &scope, task_id, within).await,
+        COMPLETE => worker_wakes(store, kid, &scope, task_id, within).await,
+        ANSWER => worker_hears_answers(store, kid, &scope, task_id, within).await,
+        other => panic!("{other:?} is not a shared scenario's role"),
+    }
 }
 
 /// A waiter in another process wakes when this one completes the task: `kid` acts out

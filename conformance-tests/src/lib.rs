@@ -157,6 +157,8 @@ macro_rules! ensure_err {
 pub mod cases;
 pub mod child;
 pub mod delegate;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 
 pub use cases::CASES;
 

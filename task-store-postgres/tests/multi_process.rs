@@ -5,7 +5,6 @@
 mod support;
 
 use conformance_tests::child::{self, Kid, await_go, say};
-use conformance_tests::delegate::Delegating;
 use serde_json::{Map, json};
 use support::{HANG, Scratch, database_url, open_at};
 use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt};
@@ -19,7 +18,7 @@ fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
 }
 
-/// The child: the shared [`child::act`] roles, and `race`: on the parent's signal, tries to complete every
+/// The child: the shared scenarios' roles ([`child::act_in_scenario`]), and `race`: on the parent's signal, tries to complete every
 /// task, and reports the ids it won. `write`: creates and completes tasks until killed,
 /// reporting each id once the completion has returned.
 async fn child(role: &str) {
@@ -27,7 +26,7 @@ async fn child(role: &str) {
     let options = PostgresOptions::default().with_schema(schema);
     let store = open_at(&database_url(), StoreConfig::default(), options).await;
     let scope = Scope::owner("alice");
-    if child::act(role, &store, &scope, &var(TASKS), HANG).await {
+    if child::act_in_scenario(role, &store, &scope, HANG).await {
         return;
     }
     match role {
@@ -67,16 +66,12 @@ fn spawn(test: &str, role: &str, schema: &str, tasks: &str) -> Kid {
     Kid::spawn(test, &[(ROLE, role), (SCHEMA, schema), (TASKS, tasks)])
 }
 
-/// A scratch store, a task of alice's in it, and a child acting out `role` of
-/// [`child::act`] on that task, for the shared scenarios.
-async fn act_in_child(test: &str, role: &str) -> (Delegating<Scratch>, String, Kid) {
+/// Runs the shared scenario of `role` ([`child::scenario`]) on a scratch store, with the
+/// child on the same schema.
+async fn shared_scenario(test: &str, role: &str) {
     let store = Scratch::open(StoreConfig::default()).await;
-    let task = store
-        .create(NewTask::new().owned_by("alice"))
-        .await
-        .unwrap();
-    let kid = spawn(test, role, store.0.schema(), &task.task_id);
-    (store, task.task_id, kid)
+    let vars = [(SCHEMA, store.0.schema())];
+    child::scenario(&store, test, (ROLE, role), &vars, "alice", HANG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,9 +79,7 @@ async fn a_waiter_in_another_process_wakes() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let test = "a_waiter_in_another_process_wakes";
-    let (store, task_id, kid) = act_in_child(test, child::WAIT).await;
-    child::waiter_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
+    shared_scenario("a_waiter_in_another_process_wakes", child::WAIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,9 +87,11 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let test = "a_worker_in_another_process_wakes_this_waiter";
-    let (store, task_id, kid) = act_in_child(test, child::COMPLETE).await;
-    child::worker_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
+    shared_scenario(
+        "a_worker_in_another_process_wakes_this_waiter",
+        child::COMPLETE,
+    )
+    .await;
 }
 
 /// A worker waiting for its input answer, and then for a cancel request, is woken by both,
@@ -106,9 +101,11 @@ async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let test = "a_worker_wakes_on_answers_and_cancel_requests_from_another_process";
-    let (store, task_id, kid) = act_in_child(test, child::ANSWER).await;
-    child::worker_hears_answers(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
+    shared_scenario(
+        "a_worker_wakes_on_answers_and_cancel_requests_from_another_process",
+        child::ANSWER,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,17 +4,15 @@
 
 mod support;
 
-use conformance_tests::child::{self, Kid};
-use conformance_tests::delegate::Delegating;
+use conformance_tests::child;
 use std::time::Duration;
 use support::{HANG, Scratch, fresh_prefix, open_at, redis_url};
-use task_core::{NewTask, Scope, StoreConfig, TaskStore};
+use task_core::{Scope, StoreConfig};
 use task_store_redis::RedisOptions;
 
 /// Selects the child's role; unset in the parent.
 const ROLE: &str = "TASK_STORE_REDIS_CHILD_ROLE";
 const PREFIX: &str = "TASK_STORE_REDIS_CHILD_PREFIX";
-const TASK: &str = "TASK_STORE_REDIS_CHILD_TASK";
 
 fn push_only(prefix: &str) -> RedisOptions {
     RedisOptions::default()
@@ -22,33 +20,23 @@ fn push_only(prefix: &str) -> RedisOptions {
         .with_fallback_poll_interval(Duration::from_secs(3_600))
 }
 
-/// The child: the shared [`child::act`] roles.
+/// The child: the shared scenarios' roles ([`child::act_in_scenario`]).
 async fn child(role: &str) {
-    let var = |name| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
-    let (prefix, task_id) = (var(PREFIX), var(TASK));
+    let prefix = std::env::var(PREFIX).unwrap_or_else(|_| panic!("{PREFIX} is not set"));
     let store = open_at(&redis_url(), StoreConfig::default(), push_only(&prefix)).await;
     let scope = Scope::owner("alice");
-    if !child::act(role, &store, &scope, &task_id, HANG).await {
+    if !child::act_in_scenario(role, &store, &scope, HANG).await {
         panic!("unknown child role {role:?}");
     }
 }
 
-/// Starts `test` again in a child process with `role`, on `prefix`, given `task_id`.
-fn spawn_child(test: &str, role: &str, prefix: &str, task_id: &str) -> Kid {
-    Kid::spawn(test, &[(ROLE, role), (PREFIX, prefix), (TASK, task_id)])
-}
-
-/// A scratch store that only pub/sub wakes, a task of alice's in it, and a child acting out
-/// `role` of [`child::act`] on that task, for the shared scenarios.
-async fn act_in_child(test: &str, role: &str) -> (Delegating<Scratch>, String, Kid) {
+/// Runs the shared scenario of `role` ([`child::scenario`]) on a scratch store that only
+/// pub/sub wakes, with the child under the same prefix.
+async fn shared_scenario(test: &str, role: &str) {
     let prefix = fresh_prefix();
     let store = Scratch::open_with(StoreConfig::default(), push_only(&prefix)).await;
-    let task = store
-        .create(NewTask::new().owned_by("alice"))
-        .await
-        .unwrap();
-    let kid = spawn_child(test, role, &prefix, &task.task_id);
-    (store, task.task_id, kid)
+    let vars = [(PREFIX, prefix.as_str())];
+    child::scenario(&store, test, (ROLE, role), &vars, "alice", HANG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,9 +44,7 @@ async fn a_waiter_in_another_process_wakes() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let test = "a_waiter_in_another_process_wakes";
-    let (store, task_id, kid) = act_in_child(test, child::WAIT).await;
-    child::waiter_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
+    shared_scenario("a_waiter_in_another_process_wakes", child::WAIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,9 +52,11 @@ async fn a_worker_in_another_process_wakes_this_waiter() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let test = "a_worker_in_another_process_wakes_this_waiter";
-    let (store, task_id, kid) = act_in_child(test, child::COMPLETE).await;
-    child::worker_wakes(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
+    shared_scenario(
+        "a_worker_in_another_process_wakes_this_waiter",
+        child::COMPLETE,
+    )
+    .await;
 }
 
 /// A worker waiting for its input answer, and then for a cancel request, is woken by both,
@@ -78,7 +66,9 @@ async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
     if let Ok(role) = std::env::var(ROLE) {
         return child(&role).await;
     }
-    let test = "a_worker_wakes_on_answers_and_cancel_requests_from_another_process";
-    let (store, task_id, kid) = act_in_child(test, child::ANSWER).await;
-    child::worker_hears_answers(&store, kid, &Scope::owner("alice"), &task_id, HANG).await;
+    shared_scenario(
+        "a_worker_wakes_on_answers_and_cancel_requests_from_another_process",
+        child::ANSWER,
+    )
+    .await;
 }

@@ -3,7 +3,8 @@
 
 mod support;
 
-use support::{PrivateRedis, fresh_prefix};
+use conformance_tests::fixtures::PasswordRedis;
+use support::fresh_prefix;
 use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStore};
 use task_store_redis::{RedisOptions, RedisTaskStore};
 
@@ -50,7 +51,7 @@ async fn urls_the_driver_refuses_are_reported_without_the_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_and_a_lost_server_are_reported_without_the_password() {
-    let mut server = PrivateRedis::start_with_password(PASSWORD);
+    let mut server = PasswordRedis::start(PASSWORD);
     let wrong = format!("redis://default:{WRONG}@127.0.0.1:{}/0", server.port);
     let error = open(&wrong).await.expect_err("a wrong password");
     assert_hidden("a refused password", &shown(&error));

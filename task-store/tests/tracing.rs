@@ -158,7 +158,7 @@ async fn store_spans_carry_task_owner_and_outcome_but_no_payload_or_secret() {
     }
     #[cfg(feature = "redis")]
     {
-        let redis = redis_with_password::start(PASSWORD);
+        let redis = conformance_tests::fixtures::PasswordRedis::start(PASSWORD);
         let prefix = format!("tracing-{}", task_store::generate_task_id());
         let url = format!("{}?prefix={prefix}", redis.url());
         let store = task_store::open(&url).await.expect("redis");
@@ -189,73 +189,5 @@ async fn store_spans_carry_task_owner_and_outcome_but_no_payload_or_secret() {
             .execute(&mut admin)
             .await
             .expect("drop the test's schema");
-    }
-}
-
-#[cfg(feature = "redis")]
-mod redis_with_password {
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-    use task_store::redis::redis;
-
-    /// A `redis-server` of the test's own that requires a password, killed on drop.
-    pub struct Server {
-        port: u16,
-        password: String,
-        child: Child,
-    }
-
-    pub fn start(password: &str) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a spare port");
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--requirepass",
-                password,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary:?} ({e}): run ./scripts/test-all.sh"));
-        let server = Server {
-            port,
-            password: password.to_owned(),
-            child,
-        };
-        let started = Instant::now();
-        // A hang guard, not a timing claim.
-        while redis::Client::open(server.url().as_str())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    impl Server {
-        pub fn url(&self) -> String {
-            format!("redis://:{}@127.0.0.1:{}/0", self.password, self.port)
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }

@@ -2,9 +2,8 @@
 //! help, not in the demo's report. Every run has `RUST_LOG=trace`, so logs at any level
 //! are checked too.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use conformance_tests::fixtures::PasswordRedis;
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_taskstore");
 
@@ -36,63 +35,14 @@ fn printed(what: &str, out: &Output) -> String {
     text
 }
 
-/// A `redis-server` of the test's own that requires [`PASSWORD`], killed on drop.
-struct PasswordRedis {
-    port: u16,
-    child: Child,
-}
-
-impl PasswordRedis {
-    fn start() -> PasswordRedis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a spare port");
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--requirepass",
-                PASSWORD,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary:?} ({e}): run ./scripts/test-all.sh"));
-        let server = PasswordRedis { port, child };
-        let started = Instant::now();
-        while !taskstore(&server.url(), &["stats"]).status.success() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!(
-            "redis://:{PASSWORD}@127.0.0.1:{}/0?prefix=cli-secrets",
-            self.port
-        )
-    }
-}
-
-impl Drop for PasswordRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The URL of `server`, with its password, under a prefix of these tests.
+fn url(server: &PasswordRedis) -> String {
+    format!("{}?prefix=cli-secrets", server.url())
 }
 
 #[test]
 fn errors_never_show_the_password() {
-    let server = PasswordRedis::start();
+    let server = PasswordRedis::start(PASSWORD);
     let wrong = format!("redis://default:{PASSWORD}-x@127.0.0.1:{}/0", server.port);
     for (url, code) in [
         (format!("redis://:{PASSWORD}@127.0.0.1:notaport/0"), 2),
@@ -136,8 +86,8 @@ fn help_does_not_show_the_url_from_the_environment() {
 
 #[test]
 fn the_demo_and_the_commands_never_show_the_password() {
-    let server = PasswordRedis::start();
-    let url = server.url();
+    let server = PasswordRedis::start(PASSWORD);
+    let url = url(&server);
     let out = taskstore(&url, &["demo", "--tasks", "20"]);
     let text = printed("demo", &out);
     assert!(out.status.success(), "{text}");

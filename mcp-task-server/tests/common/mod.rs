@@ -371,68 +371,9 @@ fn record(transcript: &Mutex<String>, line: &str) {
     transcript.push('\n');
 }
 
-/// A `redis-server` of the test's own that requires `password`, killed on drop.
-pub struct PasswordRedis {
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-    password: String,
-    child: std::process::Child,
-}
-
-impl PasswordRedis {
-    /// Starts it and waits until it answers.
-    pub fn start(password: &str) -> PasswordRedis {
-        use task_store::redis::redis;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a spare port");
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = std::process::Command::new(&binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--requirepass",
-                password,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary:?} ({e}): run ./scripts/test-all.sh"));
-        let server = PasswordRedis {
-            port,
-            password: password.to_owned(),
-            child,
-        };
-        let started = std::time::Instant::now();
-        let answers = || {
-            redis::Client::open(server.url().as_str())
-                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok()
-        };
-        while !answers() {
-            assert!(started.elapsed() < GUARD, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    /// Its URL, password included.
-    pub fn url(&self) -> String {
-        format!("redis://:{}@127.0.0.1:{}/0", self.password, self.port)
-    }
-}
-
-impl Drop for PasswordRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// Not every test binary that shares this module starts one.
+#[allow(unused_imports)]
+pub use conformance_tests::fixtures::PasswordRedis;
 
 /// Runs each listed case against each listed store, as `<store>::<case>`, so every backend's
 /// results show by name. Adding a backend is adding its name to a list.

@@ -199,8 +199,6 @@ pub struct PrivateRedis {
     child: Option<Child>,
     /// Settings added to the command line of every start.
     settings: Vec<String>,
-    /// The password clients must give (`requirepass`), if any.
-    password: Option<String>,
     /// For a TLS-only server: the certificates it serves and the authority that signed them.
     tls: Option<Arc<TestCertificates>>,
 }
@@ -274,12 +272,6 @@ impl PrivateRedis {
         PrivateRedis::start_with(settings.map(str::to_owned).to_vec())
     }
 
-    /// Starts a server that answers only clients that give `password`.
-    pub fn start_with_password(password: &str) -> PrivateRedis {
-        let settings = vec!["--requirepass".to_owned(), password.to_owned()];
-        PrivateRedis::start_with_auth(settings, Some(password.to_owned()), None)
-    }
-
     /// Starts a server that speaks only TLS, with `certificates`' server certificate.
     pub fn start_tls(certificates: &Arc<TestCertificates>) -> PrivateRedis {
         let settings = [
@@ -292,18 +284,14 @@ impl PrivateRedis {
             .into_iter()
             .flat_map(|(name, value)| [name.to_owned(), value])
             .collect();
-        PrivateRedis::start_with_auth(settings, None, Some(certificates.clone()))
+        PrivateRedis::start_with_tls(settings, Some(certificates.clone()))
     }
 
     fn start_with(settings: Vec<String>) -> PrivateRedis {
-        PrivateRedis::start_with_auth(settings, None, None)
+        PrivateRedis::start_with_tls(settings, None)
     }
 
-    fn start_with_auth(
-        settings: Vec<String>,
-        password: Option<String>,
-        tls: Option<Arc<TestCertificates>>,
-    ) -> PrivateRedis {
+    fn start_with_tls(settings: Vec<String>, tls: Option<Arc<TestCertificates>>) -> PrivateRedis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
@@ -312,24 +300,20 @@ impl PrivateRedis {
             port,
             child: None,
             settings,
-            password,
             tls,
         };
         server.restart();
         server
     }
 
-    /// The server's URL, with its password if it has one; `rediss://` for a TLS server.
+    /// The server's URL; `rediss://` for a TLS server.
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() {
             "rediss"
         } else {
             "redis"
         };
-        match &self.password {
-            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}", self.port),
-            None => format!("{scheme}://127.0.0.1:{}", self.port),
-        }
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// A driver client for the server, trusting the test's authority on a TLS server.
