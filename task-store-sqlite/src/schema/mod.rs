@@ -162,7 +162,10 @@ mod tests {
         migrate(&mut conn, &MIGRATIONS[..1]).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO tasks (task_id, status, created_at, last_updated_at, revision) \
-             VALUES ('t', 'working', 1, 1, '2025-11-25')",
+             VALUES ('t', 'working', 1, 1, '2025-11-25'); \
+             INSERT INTO tasks \
+                 (task_id, status, created_at, last_updated_at, revision, input_requests) \
+             VALUES ('i', 'input_required', 2, 2, '2025-11-25', '{\"b\": {}, \"a\": {}}')",
         )
         .execute(&mut conn)
         .await
@@ -176,13 +179,17 @@ mod tests {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-        assert_eq!((tasks, indexes), (1, 1));
-        let (used, responses): (String, String) =
-            sqlx::query_as("SELECT input_keys_used, input_responses FROM tasks")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-        assert_eq!((used.as_str(), responses.as_str()), ("[]", "{}"));
+        assert_eq!((tasks, indexes), (2, 1));
+        // The keys of requests held pending count as used, so none is asked again.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT input_keys_used, input_responses FROM tasks ORDER BY created_at",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let expected = [("[]", "{}"), (r#"["a","b"]"#, "{}")];
+        let expected: Vec<(String, String)> = expected.map(|(u, r)| (u.into(), r.into())).into();
+        assert_eq!(rows, expected);
     }
 
     #[tokio::test]
