@@ -62,6 +62,9 @@ pub struct TaskChange {
     pub input_requests: Option<Map<String, Value>>,
     /// Answers to pending input requests, by key (see [`TaskChange::respond`]).
     pub input_responses: Option<Map<String, Value>>,
+    /// Moves `lastUpdatedAt` and nothing else: a live worker's heartbeat (see
+    /// [`TaskChange::touch`]).
+    pub touch: bool,
 }
 
 /// Whether [`apply_change`] changed the record. Some changes are acknowledged without
@@ -172,6 +175,17 @@ impl TaskChange {
         }
     }
 
+    /// Moves the task's `lastUpdatedAt` and changes nothing else: the heartbeat by which a
+    /// live worker keeps [`TaskStore::recover_stuck`](crate::TaskStore::recover_stuck) from
+    /// taking its task, however long the task waits for input. It wakes the task's waiters
+    /// like any change. On a task that has ended it is acknowledged and changes nothing.
+    pub fn touch() -> Self {
+        TaskChange {
+            touch: true,
+            ..TaskChange::default()
+        }
+    }
+
     /// The status the task will have after this change, given its current one.
     pub fn target(&self, current: TaskStatus) -> TaskStatus {
         if self.input_requests.is_some() {
@@ -189,6 +203,12 @@ impl TaskChange {
     /// the extension's changes come alone.
     pub fn validate(&self) -> Result<(), TaskError> {
         let invalid = |why: &str| Err(TaskError::InvalidInput(why.to_owned()));
+        if self.touch {
+            if *self != TaskChange::touch() {
+                return invalid("a touch is a change of its own");
+            }
+            return Ok(());
+        }
         if self.input_responses.is_some() {
             let alone = self.status.is_none()
                 && self.status_message.is_none()
@@ -263,7 +283,7 @@ pub fn plan(change: &TaskChange) -> ChangePlan {
     if change.input_requests.is_some() || change.input_responses.is_some() {
         return ChangePlan::Record;
     }
-    if change.is_cancel_request() {
+    if change.is_cancel_request() || change.touch {
         return ChangePlan::Record;
     }
     ChangePlan::Direct {
@@ -294,8 +314,9 @@ pub fn explain_refusal(
 /// `lastUpdatedAt` with [`time::next_update`] when it changes anything. These are the rules
 /// of every store:
 ///
-/// - a task that has ended never changes ([`TaskError::InvalidTransition`]); answers and
-///   cancel requests for it are acknowledged and change nothing;
+/// - a task that has ended never changes ([`TaskError::InvalidTransition`]); answers,
+///   cancel requests and touches for it are acknowledged and change nothing;
+/// - a touch moves `lastUpdatedAt` only;
 /// - input requests take keys new to the task ([`TaskError::InputKeyReused`] otherwise) and
 ///   park it in `input_required`;
 /// - answers take pending keys out of the pending set and ignore the others; the task goes
@@ -313,7 +334,9 @@ pub fn apply_change(
     now: DateTime<Utc>,
 ) -> Result<Applied, TaskError> {
     let from = record.task.status;
-    if from.is_terminal() && (change.input_responses.is_some() || change.is_cancel_request()) {
+    let acknowledged =
+        change.input_responses.is_some() || change.is_cancel_request() || change.touch;
+    if from.is_terminal() && acknowledged {
         return Ok(Applied::Unchanged);
     }
     check_change(&change, task_id, from)?;
@@ -324,6 +347,7 @@ pub fn apply_change(
         cancel_requested,
         input_requests,
         input_responses,
+        touch: _,
     } = change;
     if let Some(requests) = input_requests {
         if let Some(key) = requests
@@ -513,6 +537,30 @@ mod tests {
     }
 
     #[test]
+    fn a_touch_moves_only_the_version_and_comes_alone() {
+        let mut task = record();
+        let _ = apply(TaskChange::request_input(keys(&["a"])), &mut task).unwrap();
+        let before = task.clone();
+        let later = before.task.last_updated_at + chrono::Duration::seconds(5);
+        let touched = apply_change(TaskChange::touch(), "t", &mut task, later).unwrap();
+        assert_eq!(touched, Applied::Changed);
+        assert_eq!(task.task.last_updated_at, later);
+        task.task.last_updated_at = before.task.last_updated_at;
+        assert_eq!(task, before, "nothing else moved");
+        let mut with_message = TaskChange::touch();
+        with_message.status_message = Some("x".into());
+        assert!(with_message.validate().is_err());
+        assert!(TaskChange::touch().validate().is_ok());
+        let _ = apply(TaskChange::cancel(), &mut task).unwrap();
+        let ended = task.clone();
+        assert_eq!(
+            apply(TaskChange::touch(), &mut task).unwrap(),
+            Applied::Unchanged
+        );
+        assert_eq!(task, ended);
+    }
+
+    #[test]
     fn extension_changes_come_alone_and_plan_their_path() {
         let mut mixed = TaskChange::respond(keys(&["a"]));
         mixed.status_message = Some("x".into());
@@ -527,6 +575,7 @@ mod tests {
             TaskChange::request_input(keys(&["a"])),
             TaskChange::respond(keys(&["a"])),
             TaskChange::request_cancel(),
+            TaskChange::touch(),
         ] {
             assert_eq!(plan(&record_path), ChangePlan::Record, "{record_path:?}");
         }

@@ -150,3 +150,54 @@ pub async fn recover_stuck(factory: &dyn StoreFactory) -> CaseResult {
     );
     Ok(Verdict::Passed)
 }
+
+/// A touch (a live worker's heartbeat) moves only `lastUpdatedAt`, in `working` and in
+/// `input_required`, so `recover_stuck` passes the touched task by and takes the idle one; on
+/// a task that has ended it is acknowledged and changes nothing. The touched task is touched
+/// just before the recovery, whose age leaves it most of a second to spare.
+pub async fn touch_keeps_a_task_alive(factory: &dyn StoreFactory) -> CaseResult {
+    let store = default_store(factory).await;
+    let idle = step!(task_in(store.as_ref(), TaskStatus::Working).await);
+    let mut touched = Vec::new();
+    for status in [TaskStatus::Working, TaskStatus::InputRequired] {
+        let task = step!(task_in(store.as_ref(), status).await);
+        touched.push(step!(store.get_record(&Scope::All, &task.task_id).await));
+    }
+    let parked = step!(store.create(NewTask::new()).await);
+    let ask = obj(json!({"k": {"method": "elicitation/create"}}));
+    step!(store.request_input(&Scope::All, &parked.task_id, ask).await);
+    touched.push(step!(store.get_record(&Scope::All, &parked.task_id).await));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for before in &touched {
+        let id = &before.task.task_id;
+        let task = step!(store.update(&Scope::All, id, TaskChange::touch()).await);
+        ensure!(
+            task.last_updated_at > before.task.last_updated_at,
+            "a touch moves lastUpdatedAt"
+        );
+        let mut after = step!(store.get_record(&Scope::All, id).await);
+        ensure_eq!(after.task.last_updated_at, task.last_updated_at, "stored");
+        after.task.last_updated_at = before.task.last_updated_at;
+        ensure_eq!(&after, before, "a touch changes nothing else");
+    }
+    let recovered = step!(
+        store
+            .recover_stuck(Duration::from_millis(800), "worker lost")
+            .await
+    );
+    ensure_eq!(recovered, 1, "only the idle task is stuck");
+    let idle = step!(store.get(&Scope::All, &idle.task_id).await);
+    ensure_eq!(idle.status, TaskStatus::Failed, "the idle task");
+    for before in &touched {
+        let now = step!(store.get(&Scope::All, &before.task.task_id).await);
+        ensure_eq!(now.status, before.task.status, "a touched task");
+    }
+    let ended = step!(store.get(&Scope::All, &idle.task_id).await);
+    let again = step!(
+        store
+            .update(&Scope::All, &idle.task_id, TaskChange::touch())
+            .await
+    );
+    ensure_eq!(again, ended, "a touch of an ended task changes nothing");
+    Ok(Verdict::Passed)
+}

@@ -114,6 +114,7 @@ macro_rules! for_each_case {
             concurrency::concurrent_workers,
             concurrency::concurrent_message_updates,
             concurrency::recover_stuck,
+            concurrency::touch_keeps_a_task_alive,
             context::context_lifecycle,
             context::execution_records_failures,
             load::mixed_load,
