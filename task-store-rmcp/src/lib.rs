@@ -57,7 +57,7 @@ use rmcp::model::{
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use task_core::{
     NewTask, ProtocolRevision, Scope, TaskChange, TaskError, TaskStore, TaskStoreExt, jsonrpc,
@@ -73,6 +73,17 @@ const RETRY_AFTER_STORE_ERROR: Duration = Duration::from_secs(1);
 
 /// The message of a task whose work panicked.
 const PANICKED: &str = "the task's work panicked";
+
+/// The lease [`TaskManager::with_lease`] is usually given: long enough to ride out a brief
+/// store outage, short enough that a client learns of a dead instance within two minutes.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// The status message (and JSON-RPC error message) of a task whose lease lapsed.
+pub const LAPSED_MESSAGE: &str = "the server instance running this task stopped before it finished";
+
+/// How many lease renewals fit in one lease: a lease lapses only after this many renewals in
+/// a row were missed.
+const RENEWALS_PER_LEASE: u32 = 4;
 
 /// Tasks kept in a [`TaskStore`], with the calls of `rmcp::task_manager::TaskManager`. Cheap
 /// to clone; clones share the work running in this process.
@@ -210,13 +221,39 @@ impl TaskManager {
             .map_err(|error| request_error(task_id, &error))
     }
 
+    /// Keeps a lease on the tasks whose work runs in this process, and fails the tasks of the
+    /// whole store whose lease lapsed, so that no client waits forever on work whose
+    /// process died. Returns the manager; call it once, inside a Tokio runtime.
+    ///
+    /// Every `lease / 4` a background task renews the lease of each task running here (a
+    /// [`TaskChange::touch`], which moves its `lastUpdatedAt`, waiting for input included),
+    /// then fails every unfinished task of the store not updated for `lease`
+    /// ([`TaskStore::recover_stuck`] with [`LAPSED_MESSAGE`]). A dead process's tasks thus end
+    /// `failed` within about `lease * 5 / 4` of its last renewal, seen by every manager
+    /// sharing the store, as long as one of them holds leases. It stops when every clone of
+    /// this manager is dropped.
+    ///
+    /// Every process that runs work on the store must hold leases at least this long (the
+    /// sweep fails any task idle for `lease`, whoever runs it), and the lease must exceed the
+    /// clock skew between them on stores stamped by their clients (SQLite, PostgreSQL).
+    pub fn with_lease(self, lease: Duration) -> Self {
+        tokio::spawn(keep_leases(
+            Arc::clone(&self.store),
+            Arc::downgrade(&self.running),
+            lease,
+        ));
+        self
+    }
+
     /// How many tasks have work running in this process.
     pub fn running_task_count(&self) -> usize {
         lock(&self.running).len()
     }
 
     /// Stops the work of every task running in this process. Their tasks stay as the store
-    /// holds them; [`TaskStore::recover_stuck`] settles them after a restart.
+    /// holds them, and their leases are no longer renewed: with leases
+    /// ([`TaskManager::with_lease`]) any manager sharing the store fails them once the lease
+    /// lapses; without, [`TaskStore::recover_stuck`] settles them after a restart.
     pub fn shutdown(&self) {
         for (_, work) in lock(&self.running).drain() {
             work.abort();
@@ -344,6 +381,42 @@ async fn watch_cancel(store: Arc<dyn TaskStore>, task_id: String, flag: watch::S
         }
         tracing::warn!(task_id, %error, "could not read the task's cancel request; retrying");
         tokio::time::sleep(RETRY_AFTER_STORE_ERROR).await;
+    }
+}
+
+/// The lease loop of [`TaskManager::with_lease`]: renews the leases of the tasks running in
+/// this process, then fails the store's tasks whose lease lapsed, every `lease / 4`, until
+/// the manager is gone.
+async fn keep_leases(
+    store: Arc<dyn TaskStore>,
+    running: Weak<Mutex<HashMap<String, AbortHandle>>>,
+    lease: Duration,
+) {
+    let every = (lease / RENEWALS_PER_LEASE).max(Duration::from_millis(1));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(running) = running.upgrade() else {
+            return;
+        };
+        let ids: Vec<String> = lock(&running).keys().cloned().collect();
+        drop(running);
+        for task_id in ids {
+            match store
+                .update(&Scope::All, &task_id, TaskChange::touch())
+                .await
+            {
+                // Gone or ended: its work learns of it through its cancel watch.
+                Ok(_) | Err(TaskError::NotFound { .. }) => {}
+                Err(error) => tracing::warn!(task_id, %error, "could not renew the task's lease"),
+            }
+        }
+        match store.recover_stuck(lease, LAPSED_MESSAGE).await {
+            Ok(0) => {}
+            Ok(count) => tracing::warn!(count, "failed tasks whose lease lapsed"),
+            Err(error) => tracing::warn!(%error, "could not fail tasks whose lease lapsed"),
+        }
     }
 }
 
