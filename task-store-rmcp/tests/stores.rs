@@ -304,3 +304,43 @@ async fn unknown_and_foreign_tasks_are_invalid_params() {
         assert_eq!(done.status(), TaskStatus::Cancelled, "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_keep_waiting_work_alive_and_fail_work_that_stopped() {
+    const LEASE: Duration = Duration::from_secs(1);
+    for pair in pairs().await {
+        let name = pair.name;
+        let worker = TaskManager::new(pair.worker).with_lease(LEASE);
+        let other = TaskManager::new(pair.other).with_lease(LEASE);
+        let task = worker
+            .spawn(TaskOptions::default(), |ctx| {
+                Box::pin(async move {
+                    ctx.request_input("never", ask("Never answered")).await?;
+                    Ok(CallToolResult::success(vec![]))
+                })
+            })
+            .await
+            .expect("spawned");
+        let id = task.task_id.as_str();
+        let parked = wait_until(&other, id, |t| t.status() == TaskStatus::InputRequired).await;
+
+        // Two whole leases later the waiting work still holds its task, renewed meanwhile.
+        tokio::time::sleep(2 * LEASE).await;
+        let waiting = other.get_task(id).await.expect("the task");
+        assert_eq!(waiting.status(), TaskStatus::InputRequired, "{name}");
+        assert!(
+            waiting.task.last_updated_at > parked.task.last_updated_at,
+            "{name}: the lease was renewed"
+        );
+
+        // The work stops, as in a process that died: its lease lapses and the task fails.
+        worker.shutdown();
+        let lapsed = wait_until(&other, id, |t| t.status().is_terminal()).await;
+        assert_eq!(lapsed.status(), TaskStatus::Failed, "{name}: {lapsed:?}");
+        let TaskPayload::Failed { error } = &lapsed.payload else {
+            panic!("{name}: {lapsed:?}");
+        };
+        assert_eq!(error["message"], task_store_rmcp::LAPSED_MESSAGE, "{name}");
+        assert_eq!(error["code"], ErrorCode::INTERNAL_ERROR.0, "{name}");
+    }
+}
