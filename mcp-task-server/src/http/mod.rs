@@ -44,11 +44,21 @@ pub struct Options {
     /// HOST or HOST:PORT). Other hosts are refused, against DNS rebinding.
     #[arg(long, value_name = "HOST", requires = "addr")]
     allowed_host: Vec<String>,
+    /// With --http: the lease on a running task, in seconds. This instance renews the lease
+    /// of each task it runs every quarter of it, and fails every task of the store whose lease
+    /// lapsed (its instance died) as often. Give every instance sharing a store the same
+    /// value; 0 turns leases off.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LEASE_SECS, requires = "addr")]
+    lease_secs: u64,
 }
+
+/// The lease `--lease-secs` defaults to: a dead instance's tasks fail within about 75 s.
+const DEFAULT_LEASE_SECS: u64 = task_store_rmcp::DEFAULT_LEASE.as_secs();
 
 /// A checked HTTP configuration, ready to serve.
 pub struct Server {
     addr: String,
+    lease: Option<Duration>,
     tokens: Option<Arc<Tokens>>,
     allowed_hosts: Vec<String>,
 }
@@ -74,8 +84,10 @@ impl Options {
             .map(String::from)
             .collect();
         allowed_hosts.extend(self.allowed_host.iter().cloned());
+        let lease = (self.lease_secs > 0).then(|| Duration::from_secs(self.lease_secs));
         Ok(Some(Server {
             addr: addr.clone(),
+            lease,
             tokens,
             allowed_hosts,
         }))
@@ -86,7 +98,7 @@ impl Server {
     /// Serves until SIGINT or SIGTERM; returns the exit code.
     pub async fn serve(self, store: Arc<dyn TaskStore>) -> i32 {
         let config = store.config();
-        let tasks = tasks::Tasks::new(Arc::clone(&store));
+        let tasks = tasks::Tasks::new(Arc::clone(&store), self.lease);
         let mcp = StreamableHttpService::new(
             {
                 let tasks = tasks.clone();
@@ -122,7 +134,11 @@ impl Server {
         };
         match listener.local_addr() {
             Ok(addr) => {
-                log!("serving MCP 2026-07-28 on http://{addr}/mcp; auth: {auth}")
+                let lease = self.lease.map_or_else(
+                    || "none".to_owned(),
+                    |lease| format!("{} s", lease.as_secs()),
+                );
+                log!("serving MCP 2026-07-28 on http://{addr}/mcp; auth: {auth}; lease: {lease}")
             }
             Err(error) => log!("cannot read the listening address: {error}"),
         }

@@ -5,6 +5,10 @@
 //! Work runs in the instance that created it; answers and cancel requests reach it through
 //! the store. Everything else (the tools, the handler) goes through [`Tasks`].
 //!
+//! With a lease (`--lease-secs`, on by default), this instance renews the lease of each task
+//! whose work runs here and fails the store's tasks whose lease lapsed: an instance that dies
+//! leaves no task running forever.
+//!
 //! Each task is bound to the owner that created it, and another owner's task id answers
 //! exactly like an unknown one; `inputResponses` larger than the store's payload limit are
 //! refused before anything changes; ttl and poll interval come from the store's settings.
@@ -12,6 +16,7 @@
 use rmcp::ErrorData;
 use rmcp::model::{DetailedTask, InputResponses, Task};
 use std::sync::Arc;
+use std::time::Duration;
 use task_core::TaskStore;
 use task_store_rmcp::TaskManager;
 
@@ -30,8 +35,9 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    /// Tasks kept in `store`, with its ttl, poll interval and payload limit.
-    pub fn new(store: Arc<dyn TaskStore>) -> Self {
+    /// Tasks kept in `store`, with its ttl, poll interval and payload limit, and leases of
+    /// `lease` when given.
+    pub fn new(store: Arc<dyn TaskStore>, lease: Option<Duration>) -> Self {
         let config = store.config();
         // `None` takes the store's default ttl.
         let mut options = TaskOptions::new().with_ttl_ms(None);
@@ -39,8 +45,12 @@ impl Tasks {
             options = options.with_poll_interval_ms(interval);
         }
         let max_payload_bytes = config.max_payload_bytes;
+        let mut manager = TaskManager::new(store);
+        if let Some(lease) = lease {
+            manager = manager.with_lease(lease);
+        }
         Tasks {
-            manager: TaskManager::new(store),
+            manager,
             options,
             max_payload_bytes,
         }

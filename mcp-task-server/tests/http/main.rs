@@ -1,7 +1,11 @@
 //! `mcp-task-server --http`: the real binary over real HTTP. The official conformance suite
 //! (scripts/conformance.sh) checks the protocol; these tests check what it does not: owners
-//! and bearer tokens, bad input, and the command line.
+//! and bearer tokens, bad input, and the command line; `instances` runs several instances on
+//! one store.
 
+#[path = "../common/mod.rs"]
+mod common;
+mod instances;
 mod support;
 
 use serde_json::{Value, json};
@@ -43,6 +47,7 @@ async fn without_auth_the_task_id_is_the_capability() {
     second.cancel(&task_id).await.expect("an ack");
     first.wait_for(&task_id, "cancelled").await;
     assert!(server.log().contains("every caller is one anonymous owner"));
+    assert!(server.log().contains("lease: 60 s"), "the default lease");
 }
 
 #[tokio::test]
@@ -447,6 +452,7 @@ fn bad_http_options_are_reported_without_their_tokens() {
     // Options of the HTTP mode need --http, and --owner is the stdio mode's.
     for args in [
         &["--auth-token", "s3cret=alice"][..],
+        &["--lease-secs", "5"][..],
         &["--http", "127.0.0.1:0", "--owner", "alice"][..],
     ] {
         let output = run(args);

@@ -76,6 +76,12 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Kills the process with SIGKILL, as a crash would, and waits for it to end.
+    pub fn kill(mut self) {
+        self.child.kill().expect("the server is killed");
+        self.child.wait().expect("the server ends");
+    }
+
     /// Sends SIGTERM and waits for the exit code.
     pub fn terminate(self) -> Option<i32> {
         self.terminate_with_log().0
