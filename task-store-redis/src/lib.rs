@@ -42,11 +42,12 @@
 //! - **TTL from creation.** A task's hash gets `PEXPIREAT` creation + ttl, so Redis itself
 //!   reclaims it. Listing walks a per-owner (or store-wide) sorted set ordered by creation
 //!   time then id, with keyset cursors; it skips and prunes entries of expired tasks, as do
-//!   [`TaskStore::purge_expired`](task_core::TaskStore::purge_expired),
-//!   [`TaskStore::recover_stuck`](task_core::TaskStore::recover_stuck) (which walks the index
-//!   the same way) and a background sweeper every [`RedisOptions::sweep_interval`]: a lease
-//!   in Redis lets one of the processes sharing a store sweep at a time. Limits count only
-//!   unfinished, unexpired tasks, kept in two sorted sets that a task leaves when it ends.
+//!   [`TaskStore::purge_expired`](task_core::TaskStore::purge_expired) and a background
+//!   sweeper every [`RedisOptions::sweep_interval`]: a lease in Redis lets one of the
+//!   processes sharing a store sweep at a time. Limits count only unfinished, unexpired
+//!   tasks, kept in two sorted sets that a task leaves when it ends;
+//!   [`TaskStore::recover_stuck`](task_core::TaskStore::recover_stuck) reads only those, so
+//!   its cost follows the tasks running, not the tasks kept.
 //! - **Waiting without polling.** Every change `PUBLISH`es on the task's channel. A waiter
 //!   subscribes, and only once Redis has confirmed the subscription does it re-read the task,
 //!   so no wake-up is lost. A status change publishes the changed task itself, so a woken

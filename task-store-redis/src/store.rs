@@ -700,11 +700,29 @@ impl TaskStore for RedisTaskStore {
         let now = time::from_millis(self.server_now_ms().await?);
         let before_ms = stuck_cutoff(now, older_than).timestamp_millis();
         let mut recovered = 0;
-        let all = Scope::All;
-        let mut walk = Walk::new(self, &all, b"-".to_vec());
-        while let Some(found) = walk.next(SCAN_BATCH).await? {
+        // Only unfinished tasks are candidates, so a sweep costs as many reads as there are
+        // tasks running, however many finished ones the store keeps. ZSCAN returns every
+        // member that stays in the set throughout; tasks that end meanwhile need no recovery.
+        let unfinished = self.keys.unfinished();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = cmd("ZSCAN");
+            scan.arg(&unfinished)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(SCAN_BATCH);
+            let (next, page): (u64, Vec<Vec<u8>>) = self.query(&scan).await?;
+            // Members and scores alternate.
+            let members: Vec<Member> = page
+                .iter()
+                .step_by(2)
+                .filter_map(|bytes| Member::decode(bytes))
+                .collect();
+            let found = self.resolve(&Scope::All, &members).await?;
             // The read only picks candidates; update.lua decides, checking status and idleness.
-            for task in found.into_iter().filter(|t| !t.is_terminal()) {
+            let idle =
+                |t: &Task| !t.is_terminal() && t.last_updated_at.timestamp_millis() < before_ms;
+            for task in found.into_iter().flatten().filter(idle) {
                 match self
                     .apply(
                         &Scope::All,
@@ -721,9 +739,11 @@ impl TaskStore for RedisTaskStore {
                     Err(other) => return Err(other),
                 }
             }
+            if next == 0 {
+                return Ok(recovered);
+            }
+            cursor = next;
         }
-        walk.finish().await?;
-        Ok(recovered)
     }
 }
 

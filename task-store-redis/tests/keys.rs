@@ -201,7 +201,7 @@ fn named_keys(name: &str, args: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
         }
         "hmget" | "hgetall" | "hget" | "hset" | "hdel" | "del" | "exists" | "pexpireat"
         | "zadd" | "zrem" | "zcard" | "zcount" | "zrangebylex" | "zrangebyscore" | "zrange"
-        | "zscore" | "zlexcount" | "zremrangebylex" | "zremrangebyscore" | "publish"
+        | "zscore" | "zscan" | "zlexcount" | "zremrangebylex" | "zremrangebyscore" | "publish"
         | "subscribe" | "unsubscribe" => Some(vec![args.first()?.clone()]),
         "time" | "script" | "ping" | "client" | "hello" | "select" | "echo" | "info" => {
             Some(Vec::new())
