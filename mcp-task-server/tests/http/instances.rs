@@ -294,3 +294,40 @@ async fn many_tasks_across_two_instances_end_as_their_workers_settled_them_sqlit
 async fn many_tasks_across_two_instances_end_as_their_workers_settled_them_redis() {
     many_tasks(common::redis()).await;
 }
+
+/// Instances sharing a store and a token file agree on owners: a principal reaches its task
+/// through any instance, and another principal gets the answer of an unknown id there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principals_hold_across_instances() {
+    let store = common::sqlite();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "tok-alice=alice\ntok-bob=bob\n").expect("written");
+    let tokens = tokens.to_str().expect("a UTF-8 path");
+    let args = ["--store", store.url.as_str(), "--auth-file", tokens];
+    let (first, second) = (Server::start(&args), Server::start(&args));
+    let task_id = first
+        .client_with_token("tok-alice")
+        .start_task("confirm_delete", json!({}))
+        .await;
+    let alice = second.client_with_token("tok-alice");
+    let bob = second.client_with_token("tok-bob");
+    poll_until(&alice, &task_id, asks("confirm")).await;
+    assert_eq!(
+        bob.get(&task_id).await,
+        Err(crate::support::unknown_task(&task_id))
+    );
+    assert_eq!(
+        second
+            .client()
+            .post("tasks/get", json!({"taskId": task_id}))
+            .await
+            .status,
+        401
+    );
+    alice
+        .update(&task_id, json!({"confirm": confirm(true)}))
+        .await
+        .expect("an ack");
+    alice.wait_for(&task_id, "completed").await;
+}
