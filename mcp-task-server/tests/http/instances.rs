@@ -163,7 +163,7 @@ const LOAD_TASKS: usize = 300;
 /// One task of the load test: what it is, what the clients do with it, and how its worker
 /// must settle it. `via` is the instance that creates it; `other` the other one.
 async fn one_task(n: usize, via: Client, other: Client) {
-    let at = |pick: usize| if pick % 2 == 0 { &via } else { &other };
+    let at = |pick: usize| if pick.is_multiple_of(2) { &via } else { &other };
     let (task_id, status, text) = match n % 6 {
         // An answer through the other instance resumes the work.
         0 => {
@@ -267,7 +267,7 @@ async fn many_tasks(store: TestStore) {
     let limit = Arc::new(tokio::sync::Semaphore::new(48));
     let mut flows = tokio::task::JoinSet::new();
     for n in 0..LOAD_TASKS {
-        let (via, other) = if n % 2 == 0 {
+        let (via, other) = if n.is_multiple_of(2) {
             (a.clone(), b.clone())
         } else {
             (b.clone(), a.clone())
