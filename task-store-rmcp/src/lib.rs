@@ -4,7 +4,9 @@
 //!
 //! The work of a task runs in the process that spawned it. `tasks/get`, `tasks/update` and
 //! `tasks/cancel` may reach any process that shares the store: answers and cancel requests
-//! are written to the store, and the store's wake-ups carry them to the waiting work.
+//! are written to the store, and the store's wake-ups carry them to the waiting work. With
+//! [`TaskManager::with_lease`], the tasks of a process that dies end `failed` instead of
+//! running forever.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -236,6 +238,10 @@ impl TaskManager {
     /// Every process that runs work on the store must hold leases at least this long (the
     /// sweep fails any task idle for `lease`, whoever runs it), and the lease must exceed the
     /// clock skew between them on stores stamped by their clients (SQLite, PostgreSQL).
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, as [`tokio::spawn`] does.
     pub fn with_lease(self, lease: Duration) -> Self {
         tokio::spawn(keep_leases(
             Arc::clone(&self.store),
