@@ -53,8 +53,10 @@ impl ListPosition {
 
     /// Decodes a cursor made by [`ListPosition::encode`] for the same scope.
     pub fn decode(cursor: &str, scope: &Scope) -> Result<Self, TaskError> {
+        // Digits only: `from_str_radix` also takes a sign, so "+f" would read as "0f".
         if cursor.len() > 2 * (HEADER + MAX_TASK_ID_BYTES + CHECK)
             || !cursor.len().is_multiple_of(2)
+            || !cursor.bytes().all(|b| b.is_ascii_hexdigit())
         {
             return Err(TaskError::InvalidCursor);
         }
@@ -145,6 +147,19 @@ mod tests {
             if text != cursor {
                 assert!(ListPosition::decode(&text, &alice).is_err(), "byte {i}");
             }
+        }
+    }
+
+    #[test]
+    fn rejects_a_sign_in_place_of_a_digit() {
+        let alice = Scope::Owner("alice".into());
+        let cursor = position().encode(&alice);
+        // A pair starting with '0' whose '0' becomes '+' or '-' would parse as the same byte.
+        let at = cursor.find('0').unwrap_or(0);
+        for sign in ["+", "-"] {
+            let mut text = cursor.clone();
+            text.replace_range(at..at + 1, sign);
+            assert!(ListPosition::decode(&text, &alice).is_err(), "{text}");
         }
     }
 }
