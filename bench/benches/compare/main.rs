@@ -142,6 +142,12 @@ async fn run(options: Options) -> Res<()> {
 
 /// Prints the report and writes it to `output`, with the analysis in bench/ANALYSIS.md (read
 /// at run time, so that it can be revised and the report rendered again from saved figures).
+/// Opens our SQLite store on the file at `path` with the default configuration.
+async fn open_sqlite(path: &Path) -> Res<SqliteTaskStore> {
+    let location = path.to_str().ok_or("database path is not UTF-8")?;
+    Ok(SqliteTaskStore::open(location, StoreConfig::default()).await?)
+}
+
 fn write_report(results: &Results, output: &Path) -> Res<()> {
     let analysis =
         std::fs::read_to_string(repository_root().join("bench/ANALYSIS.md")).unwrap_or_default();
@@ -212,13 +218,7 @@ impl Bench<'_> {
         for size in self.options.sizes(family) {
             if self.wants(Who::Ours) {
                 let path = dir.path().join(format!("ours-{size}.db"));
-                let store = match path.to_str() {
-                    Some(path) => SqliteTaskStore::open(path, StoreConfig::default())
-                        .await
-                        .map(Ours::new)
-                        .map_err(Into::into),
-                    None => Err("database path is not UTF-8".into()),
-                };
+                let store = open_sqlite(&path).await.map(Ours::new);
                 self.subject(family, size, Who::Ours, store).await;
             }
             if self.wants(Who::Limit) {
@@ -234,13 +234,7 @@ impl Bench<'_> {
         }
         if self.wants(Who::Ours) {
             let path = dir.path().join("manager.db");
-            let manager = match path.to_str() {
-                Some(path) => SqliteTaskStore::open(path, StoreConfig::default())
-                    .await
-                    .map(Manager::ours)
-                    .map_err(Into::into),
-                None => Err("database path is not UTF-8".into()),
-            };
+            let manager = open_sqlite(&path).await.map(Manager::ours);
             self.manager(family, Who::Ours, manager).await;
         }
         Ok(())

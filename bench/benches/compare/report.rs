@@ -255,15 +255,25 @@ fn manager_table(results: &Results, out: &mut String) {
             }
         }
     }
-    let failures: Vec<String> = results
-        .records
-        .iter()
-        .filter(|r| r.op.is_manager())
+    failures(
+        results.records.iter().filter(|r| r.op.is_manager()),
+        |r| format!("{} on {}", r.who.name(r.family), r.family.title()),
+        out,
+    );
+}
+
+/// Lists the failed `records`, each as where it ran (`place`), its callers and its
+/// operation, under a heading, if any failed.
+fn failures<'a>(
+    records: impl Iterator<Item = &'a Record>,
+    place: impl Fn(&Record) -> String,
+    out: &mut String,
+) {
+    let failures: Vec<String> = records
         .filter_map(|r| match &r.cell {
             Cell::Failed(e) => Some(format!(
-                "- {} on {}, {} callers, {}: {e}",
-                r.who.name(r.family),
-                r.family.title(),
+                "- {}, {} callers, {}: {e}",
+                place(r),
                 r.callers,
                 r.op.label()
             )),
@@ -339,24 +349,14 @@ fn table(results: &Results, family: Family, out: &mut String) {
             let _ = writeln!(out, "{row}");
         }
     }
-    let failures: Vec<String> = results
-        .records
-        .iter()
-        .filter(|r| r.family == family && !r.op.is_manager())
-        .filter_map(|r| match &r.cell {
-            Cell::Failed(e) => Some(format!(
-                "- {} at {} tasks, {} callers, {}: {e}",
-                r.who.name(family),
-                size_label(r.size),
-                r.callers,
-                r.op.label()
-            )),
-            _ => None,
-        })
-        .collect();
-    if !failures.is_empty() {
-        let _ = writeln!(out, "\n† Failures:\n\n{}", failures.join("\n"));
-    }
+    failures(
+        results
+            .records
+            .iter()
+            .filter(|r| r.family == family && !r.op.is_manager()),
+        |r| format!("{} at {} tasks", r.who.name(family), size_label(r.size)),
+        out,
+    );
 }
 
 /// A checked target: met or not, with the figures that decide it.

@@ -6,6 +6,7 @@ mod ours;
 mod pmcp;
 mod raw_postgres;
 mod raw_redis;
+mod raw_sql;
 mod raw_sqlite;
 mod turul;
 
