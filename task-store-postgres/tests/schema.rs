@@ -44,14 +44,7 @@ async fn a_fresh_schema_is_created_at_the_current_version_and_reopens() {
     let scratch = Scratch::open(StoreConfig::default()).await;
     let schema = scratch.0.schema().to_owned();
     let task = scratch.create(NewTask::new()).await.unwrap();
-    let mut conn = raw(&database_url()).await;
-    let version: i32 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT version FROM {schema}.task_store_schema"
-    )))
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!(i64::from(version), SCHEMA_VERSION);
+    assert_eq!(schema_version(&schema).await, SCHEMA_VERSION);
     let again = open(&schema).await.unwrap();
     assert_eq!(again.get(&Scope::All, &task.task_id).await.unwrap(), task);
 }
