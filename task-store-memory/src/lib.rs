@@ -400,11 +400,17 @@ impl TaskStore for MemoryTaskStore {
         if applied == Applied::Unchanged {
             return Ok(task);
         }
-        entry.wake();
+        // Woken once the lock is released, so that a waiter does not wake only to wait for it.
+        // None is missed: a waiter listens before it reads, and reads under the lock.
+        let waiters = entry.waiters.clone();
         // Only an unfinished task changes; a terminal one now has ended.
         if task.is_terminal() {
             let owner = entry.owner.clone();
             state.ended(owner.as_ref());
+        }
+        drop(state);
+        if let Some(waiters) = waiters {
+            waiters.notify_waiters();
         }
         Ok(task)
     }
@@ -517,6 +523,14 @@ struct Waiter<'a> {
 
 impl UpdateSource for Waiter<'_> {
     async fn arm(&mut self) -> Result<Arc<Notify>, TaskError> {
+        // Once a waiter made the task's signal, later ones share it under the read lock.
+        {
+            let state = self.store.read();
+            let entry = state.entry(self.scope, self.task_id, &Now::lazy())?;
+            if let Some(waiters) = &entry.waiters {
+                return Ok(waiters.clone());
+            }
+        }
         let mut state = self.store.write();
         let entry = state.entry_mut(self.scope, self.task_id, &Now::lazy())?;
         Ok(entry.waiters.get_or_insert_default().clone())

@@ -157,16 +157,21 @@ impl TaskManager {
         let task_id = task.task_id.clone();
 
         let (cancel_tx, cancel_rx) = watch::channel(false);
+        let cancel_tx = Arc::new(cancel_tx);
+        let waiting = Arc::new(watch::Sender::new(0));
         let context = TaskContext {
             task_id: task_id.clone(),
             store: Arc::clone(&self.store),
             cancel: cancel_rx,
+            raise: Arc::downgrade(&cancel_tx),
+            waiting: Arc::clone(&waiting),
         };
         let future = make_future(context);
         let watcher = tokio::spawn(watch_cancel(
             Arc::clone(&self.store),
             task_id.clone(),
             cancel_tx,
+            waiting,
         ));
         let work = tokio::spawn(future);
         lock(&self.running).insert(task_id.clone(), work.abort_handle());
@@ -274,6 +279,37 @@ pub struct TaskContext {
     task_id: String,
     store: Arc<dyn TaskStore>,
     cancel: watch::Receiver<bool>,
+    /// Raises the cancel flag from the work's own wait for input. Weak, so that the flag's
+    /// channel closes (and [`TaskContext::cancelled`] returns) once the watcher is gone.
+    raise: Weak<watch::Sender<bool>>,
+    /// How many of the work's waits for input are under way; while any is, it watches for a
+    /// cancel request in the watcher's stead.
+    waiting: Arc<watch::Sender<usize>>,
+}
+
+/// One wait for input under way, for [`TaskContext::waiting`]; counted off when dropped,
+/// however the wait ends.
+struct WaitingForInput<'a>(&'a watch::Sender<usize>);
+
+impl<'a> WaitingForInput<'a> {
+    fn start(waiting: &'a watch::Sender<usize>) -> Self {
+        // Only the first wait needs the watcher to step aside.
+        waiting.send_if_modified(|n| {
+            *n += 1;
+            *n == 1
+        });
+        WaitingForInput(waiting)
+    }
+}
+
+impl Drop for WaitingForInput<'_> {
+    fn drop(&mut self) {
+        // The last one hands the watch back to the watcher, which reads the task afresh.
+        self.0.send_if_modified(|n| {
+            *n -= 1;
+            *n == 0
+        });
+    }
 }
 
 impl TaskContext {
@@ -316,6 +352,9 @@ impl TaskContext {
             pending.insert(key, request);
         }
         let keys: Vec<String> = pending.keys().cloned().collect();
+        // From here this wait sees a cancel request itself, so an answer wakes the work
+        // alone, not the watcher as well.
+        let _waiting = WaitingForInput::start(&self.waiting);
         self.store
             .request_input(&Scope::All, &self.task_id, pending)
             .await
@@ -324,11 +363,22 @@ impl TaskContext {
         for key in keys {
             // Answers stay in the record until the task ends, so a key answered while this
             // waited on another is found at once.
-            let mut record = self
+            let waited = self
                 .store
                 .wait_for_response(&Scope::All, &self.task_id, &key, None)
-                .await
-                .map_err(exit_error)?;
+                .await;
+            let mut record = match waited {
+                Ok(record) => record,
+                Err(error) => {
+                    if matches!(error, TaskError::NotFound { .. }) {
+                        self.raise_cancel();
+                    }
+                    return Err(exit_error(error));
+                }
+            };
+            if record.cancel_requested || record.task.is_terminal() {
+                self.raise_cancel();
+            }
             let answer = record
                 .input_responses
                 .remove(&key)
@@ -336,6 +386,14 @@ impl TaskContext {
             answers.insert(key, answer);
         }
         Ok(answers)
+    }
+
+    /// Raises the cancel flag, as the watcher does, when the work's own wait saw the request
+    /// (or the task ended or vanished without this work).
+    fn raise_cancel(&self) {
+        if let Some(flag) = self.raise.upgrade() {
+            flag.send_replace(true);
+        }
     }
 
     /// Whether a cancel was requested, through any manager sharing the store, or the task
@@ -364,21 +422,41 @@ impl TaskContext {
 
 /// Follows one task in the store until a cancel is requested or the task ends, and raises
 /// the work's cancel flag then. Runs beside the work and is stopped when the work ends.
-async fn watch_cancel(store: Arc<dyn TaskStore>, task_id: String, flag: watch::Sender<bool>) {
+///
+/// While the work waits for input (`waiting` above zero) its own wait sees a cancel request
+/// and raises the flag, so the watcher steps aside: an answer then wakes the work alone. When
+/// the last such wait ends the watcher reads the task afresh, so a request made meanwhile is
+/// not missed.
+async fn watch_cancel(
+    store: Arc<dyn TaskStore>,
+    task_id: String,
+    flag: Arc<watch::Sender<bool>>,
+    waiting: Arc<watch::Sender<usize>>,
+) {
+    let mut inputs = waiting.subscribe();
     loop {
+        // Never an error: this holds the sender.
+        let _ = inputs.wait_for(|n| *n == 0).await;
         let error = match store.get_record(&Scope::All, &task_id).await {
             // Ended elsewhere (an immediate cancel, a recovery) or requested: stop the work.
             Ok(record) if record.cancel_requested || record.task.is_terminal() => {
                 flag.send_replace(true);
                 return;
             }
-            Ok(record) => match store
-                .wait_for_update(&Scope::All, &task_id, record.task.last_updated_at, None)
-                .await
-            {
-                Ok(_) => continue,
-                Err(error) => error,
-            },
+            Ok(record) => {
+                let seen = record.task.last_updated_at;
+                tokio::select! {
+                    biased;
+                    // The work waits for input: its wait watches now.
+                    _ = inputs.wait_for(|n| *n > 0) => continue,
+                    waited = store.wait_for_update(&Scope::All, &task_id, seen, None) => {
+                        match waited {
+                            Ok(_) => continue,
+                            Err(error) => error,
+                        }
+                    }
+                }
+            }
             Err(error) => error,
         };
         if matches!(error, TaskError::NotFound { .. }) {

@@ -214,6 +214,63 @@ async fn a_cancel_from_another_manager_reaches_the_worker() {
     }
 }
 
+/// While the work waits for input its own wait watches for a cancel request (the watcher
+/// steps aside); once the wait ends the watcher watches again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_reaches_the_work_during_a_wait_for_input_and_after_one() {
+    for pair in pairs().await {
+        let name = pair.name;
+        let worker = TaskManager::new(pair.worker);
+        let other = TaskManager::new(pair.other);
+        // Answered once, then waiting on the cancel signal alone.
+        let answered = worker
+            .spawn(TaskOptions::default(), |ctx| {
+                Box::pin(async move {
+                    ctx.request_input("go", ask("Go?")).await?;
+                    ctx.set_status_message("answered").await?;
+                    ctx.cancelled().await;
+                    Err(TaskExit::Cancelled)
+                })
+            })
+            .await
+            .expect("spawned");
+        // Waiting for input and on the cancel signal at once.
+        let both = worker
+            .spawn(TaskOptions::default(), |ctx| {
+                Box::pin(async move {
+                    let (asked, ()) = tokio::join!(
+                        ctx.request_input("never", ask("Never answered")),
+                        ctx.cancelled()
+                    );
+                    assert!(matches!(asked, Err(TaskExit::Cancelled)));
+                    assert!(ctx.is_cancel_requested());
+                    Err(TaskExit::Cancelled)
+                })
+            })
+            .await
+            .expect("spawned");
+
+        wait_until(&other, &answered.task_id, |t| pending_keys(t) == ["go"]).await;
+        other
+            .update_task(
+                &answered.task_id,
+                [("go".to_owned(), json!({"action": "accept"}))],
+            )
+            .await
+            .expect("answer");
+        wait_until(&other, &answered.task_id, |t| {
+            t.task.status_message.as_deref() == Some("answered")
+        })
+        .await;
+        wait_until(&other, &both.task_id, |t| pending_keys(t) == ["never"]).await;
+        for task in [&answered, &both] {
+            other.cancel_task(&task.task_id).await.expect("cancel");
+            let done = wait_until(&other, &task.task_id, |t| t.status().is_terminal()).await;
+            assert_eq!(done.status(), TaskStatus::Cancelled, "{name}: {done:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_errors_and_jsonrpc_errors_come_back_as_the_extension_shows_them() {
     for pair in pairs().await {

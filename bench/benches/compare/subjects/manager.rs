@@ -20,8 +20,12 @@ const GUARD: Duration = Duration::from_secs(5);
 
 /// What the work of a spawned task does.
 pub enum Work {
-    /// Asks for input under keys `k0`, `k1`, … and reports each time it resumes.
-    Ask(mpsc::UnboundedSender<Instant>),
+    /// Asks for input under keys `k0`, `k1`, …; says just before each request that it is
+    /// about to ask, and reports each time it resumes.
+    Ask {
+        asking: mpsc::UnboundedSender<()>,
+        resumed: mpsc::UnboundedSender<Instant>,
+    },
     /// Waits for a cancel request, reports when it sees it and ends as cancelled.
     AwaitCancel(oneshot::Sender<Instant>),
 }
@@ -76,9 +80,10 @@ impl WorkContext for task_store_rmcp::TaskContext {
 
 async fn run<C: WorkContext>(context: C, work: Work) -> Result<CallToolResult, TaskExit> {
     match work {
-        Work::Ask(resumed) => {
+        Work::Ask { asking, resumed } => {
             let mut round = 0_u64;
             loop {
+                let _ = asking.send(());
                 context.ask(format!("k{round}")).await?;
                 let _ = resumed.send(Instant::now());
                 round += 1;
@@ -145,11 +150,17 @@ impl Driver for task_store_rmcp::TaskManager {
     }
 }
 
+/// Where the asking work of one task says that it is about to ask, and that it resumed.
+struct Signals {
+    asking: mpsc::UnboundedReceiver<()>,
+    resumed: mpsc::UnboundedReceiver<Instant>,
+}
+
 /// A task manager under test.
 pub struct Manager<D: Driver> {
     driver: D,
-    /// Where the asking work of each task reports that it resumed.
-    resumed: Mutex<HashMap<String, mpsc::UnboundedReceiver<Instant>>>,
+    /// The signals of the asking work of each task.
+    resumed: Mutex<HashMap<String, Signals>>,
 }
 
 impl Manager<rmcp::task_manager::TaskManager> {
@@ -173,15 +184,18 @@ impl<D: Driver> Manager<D> {
         }
     }
 
-    fn resumed(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedReceiver<Instant>>> {
+    fn resumed(&self) -> std::sync::MutexGuard<'_, HashMap<String, Signals>> {
         self.resumed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The key the work of `id` waits on, once it waits.
-    async fn pending_key(&self, id: &str) -> Res<String> {
+    /// The key the work of `id` waits on, once it waits: after the work said it is about to
+    /// ask (one signal per request, so none is stale), the task is read until its request
+    /// shows, yielding between reads; the request is usually there at the first read.
+    async fn pending_key(&self, id: &str, asking: &mut mpsc::UnboundedReceiver<()>) -> Res<String> {
         let until = Instant::now() + GUARD;
+        tokio::time::timeout(GUARD, asking.recv())
+            .await?
+            .ok_or("the work ended")?;
         loop {
             if let TaskPayload::InputRequired { input_requests } =
                 self.driver.read(id).await?.payload
@@ -192,8 +206,7 @@ impl<D: Driver> Manager<D> {
             if Instant::now() >= until {
                 return Err(format!("task {id} did not ask for input within {GUARD:?}").into());
             }
-            // The timer's resolution: a millisecond.
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -209,9 +222,15 @@ impl<D: Driver> Subject for Manager<D> {
     const MANAGER: bool = true;
 
     async fn create(&self) -> Res<String> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let id = self.driver.start(Work::Ask(tx)).await?;
-        self.resumed().insert(id.clone(), rx);
+        let (asking_tx, asking) = mpsc::unbounded_channel();
+        let (resumed_tx, resumed) = mpsc::unbounded_channel();
+        let work = Work::Ask {
+            asking: asking_tx,
+            resumed: resumed_tx,
+        };
+        let id = self.driver.start(work).await?;
+        self.resumed()
+            .insert(id.clone(), Signals { asking, resumed });
         Ok(id)
     }
 
@@ -245,17 +264,17 @@ impl<D: Driver> Subject for Manager<D> {
     }
 
     async fn resume(&self, id: &str) -> Res<Duration> {
-        let mut resumed = self
+        let mut signals = self
             .resumed()
             .remove(id)
             .ok_or_else(|| format!("no work of task {id}"))?;
-        let key = self.pending_key(id).await?;
+        let key = self.pending_key(id, &mut signals.asking).await?;
         let start = Instant::now();
         self.driver.answer(id, key).await?;
-        let at = tokio::time::timeout(GUARD, resumed.recv())
+        let at = tokio::time::timeout(GUARD, signals.resumed.recv())
             .await?
             .ok_or("the work ended")?;
-        self.resumed().insert(id.to_owned(), resumed);
+        self.resumed().insert(id.to_owned(), signals);
         Ok(at.saturating_duration_since(start))
     }
 
