@@ -24,9 +24,7 @@
 //! - **Atomicity.** Every change is one compare-and-set statement, `UPDATE … WHERE status =
 //!   ANY (<changeable statuses>) RETURNING …`: status, message, outcome and `lastUpdatedAt`
 //!   change together or not at all, and of racing changes (cancel against complete, say)
-//!   exactly one wins, whether they come from one store or from many processes. The same
-//!   statement queues the wake-up (`pg_notify`), which PostgreSQL delivers only if the change
-//!   commits. A create is one upsert statement, or with limits a transaction that takes an
+//!   exactly one wins, whether they come from one store or from many processes. A create is one upsert statement, or with limits a transaction that takes an
 //!   advisory lock (one per store for a total limit, one per owner for a per-owner limit),
 //!   checks the id and the limits and inserts: two creates never both take the last place.
 //!   Input requests, answers and cancel requests (the record path of
@@ -43,12 +41,18 @@
 //! - **Waiting.** Waiters wake at once on writes made through the same store, and return the
 //!   task the write returned rather than reading it back. Writes by any other store or
 //!   process on the same schema wake them through `LISTEN`/`NOTIFY` on the channel
-//!   `task_store.<schema>`, with payloads of the task id and its new version only. When the
-//!   listening connection is lost, notifications sent meanwhile are lost too: once it listens
-//!   again, every waiter reads its task afresh. A wait under way rides out a server restart:
-//!   a read that fails with a retryable error meanwhile does not end it, and the waiter reads
-//!   again when the listener is back (or after a pause of up to 2 s), until its timeout, at
-//!   which it returns that error.
+//!   `task_store.<schema>`, with payloads of the task id and its new version only. The
+//!   notification is sent once the change has committed, not by the writing statement
+//!   (PostgreSQL serialises the commits of transactions that notify): one sender per store
+//!   sends those of concurrent writes together, and a write returns only once its
+//!   notification was sent. A notification can still be lost (the writing process dies
+//!   between its commit and the notification, or the listening connection is down): every
+//!   2 s each store reads the versions of the tasks it has waiters for, in one statement, and
+//!   wakes those whose task moved, so such a change ends a wait within about 2 s. When the
+//!   listening connection comes back, every waiter reads its task afresh at once.
+//!   A wait under way rides out a server restart: a read that fails with a retryable error
+//!   meanwhile does not end it, and the waiter reads again when the listener is back (or
+//!   after a pause of up to 2 s), until its timeout, at which it returns that error.
 //! - **Indexes.** get and every change are primary-key lookups; list is a keyset range scan
 //!   on `(owner, created_at, task_id)` or `(created_at, task_id)`, in index order with no
 //!   sort; expiry is a range scan on `expires_at`; the limits count unfinished tasks in

@@ -62,8 +62,8 @@ pub struct PostgresOptions {
     /// digits and `_`, starting with a letter or `_`, at most 52 bytes. Stores in different
     /// schemas of one database never see each other's tasks. Default `mcp_tasks`.
     pub schema: String,
-    /// Most connections the store keeps open (besides the one that listens for wake-ups).
-    /// Default 10.
+    /// Most connections the store keeps open, besides the two of its own that listen for
+    /// and send wake-ups. Default 10.
     pub pool_size: u32,
     /// How often the background sweeper deletes expired tasks; `None` turns it off (expired
     /// tasks stay invisible either way). Default 60 s.

@@ -63,6 +63,9 @@ struct Inner {
     pool: PgPool,
     /// The listener's own connection.
     listener_pool: PgPool,
+    /// The notifier's own connection.
+    notifier_pool: PgPool,
+    notifier: wake::Notifier,
     /// The wake-up channel: `task_store.` and the schema.
     channel: String,
     waiters: Arc<Waiters>,
@@ -129,6 +132,15 @@ impl PostgresTaskStore {
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_lazy_with(connect.clone());
+        // Announcements commit without waiting for the flush: a server crash that loses one
+        // also drops every listener's connection, and a listener that listens again wakes
+        // every waiter.
+        let notifier_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(within)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(connect.clone().options([("synchronous_commit", "off")]));
         let schema = options.schema.clone();
         let channel = format!("task_store.{schema}");
         let opened = deadline(within, async {
@@ -158,6 +170,11 @@ impl PostgresTaskStore {
             listener,
         );
         background.push(tokio::spawn(listening).abort_handle());
+        let (notifier, sending) =
+            wake::Notifier::new(notifier_pool.clone(), channel.clone(), within);
+        background.push(tokio::spawn(sending).abort_handle());
+        let polling = wake::poll(pool.clone(), waiters.clone(), within);
+        background.push(tokio::spawn(polling).abort_handle());
         if let Some(every) = options.sweep_interval {
             let sweeper = sweep(pool.clone(), schema.clone(), every, within);
             background.push(tokio::spawn(sweeper).abort_handle());
@@ -170,6 +187,8 @@ impl PostgresTaskStore {
                 connect,
                 pool,
                 listener_pool,
+                notifier_pool,
+                notifier,
                 channel,
                 waiters,
                 background,
@@ -227,7 +246,15 @@ impl PostgresTaskStore {
             task.abort();
         }
         self.inner.listener_pool.close().await;
+        self.inner.notifier_pool.close().await;
         self.inner.pool.close().await;
+    }
+
+    /// Announces committed changes to the waiters of every store on the schema; returns once
+    /// they were sent. A change whose announcement failed has committed all the same, so the
+    /// call that made it succeeds: waiters elsewhere see it within [`wake::MISSED_POLL`].
+    async fn announce(&self, payloads: Vec<String>) {
+        self.inner.notifier.announce(payloads).await;
     }
 
     /// Runs `call` within the call timeout.
@@ -382,7 +409,6 @@ impl RecordWriter for PostgresTaskStore {
                     .bind(record.cancel_requested)
                     .bind(input_requests)
                     .bind(task.last_updated_at.timestamp_millis())
-                    .bind(&self.inner.channel)
                     .bind(input_keys_used)
                     .bind(input_responses)
                     .fetch_all(&self.inner.pool)
@@ -395,8 +421,18 @@ impl RecordWriter for PostgresTaskStore {
         };
         let (task, owner) = sql::task_and_owner(row)?;
         self.inner.waiters.wake_with(&task, owner);
+        self.announce(vec![changed(&task)]).await;
         Ok(true)
     }
+}
+
+/// The announcement of a change that left `task`: `"<version> <task id>"`.
+fn changed(task: &Task) -> String {
+    format!(
+        "{} {}",
+        task.last_updated_at.timestamp_millis(),
+        task.task_id
+    )
 }
 
 /// Runs `call`, failing it with [`PostgresError::TimedOut`] after `within`.
@@ -524,7 +560,7 @@ impl TaskStore for PostgresTaskStore {
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
         let changeable = sql::changeable();
         for _ in 0..MAX_RECORD_ATTEMPTS {
-            // One statement, committed on its own: the compare-and-set and its wake-up together.
+            // One statement, committed on its own; its wake-up is announced after the commit.
             let rows = self
                 .within(async {
                     sqlx::query(sql::UPDATE)
@@ -536,7 +572,6 @@ impl TaskStore for PostgresTaskStore {
                         .bind(change.status_message.as_deref().map(str::as_bytes))
                         .bind(outcome.as_deref())
                         .bind(change.cancel_requested)
-                        .bind(&self.inner.channel)
                         .bind(ends)
                         .bind(needs_no_pending_input)
                         .fetch_all(&self.inner.pool)
@@ -555,6 +590,7 @@ impl TaskStore for PostgresTaskStore {
             };
             let (task, owner) = sql::task_and_owner(row)?;
             self.inner.waiters.wake_with(&task, owner);
+            self.announce(vec![changed(&task)]).await;
             return Ok(task);
         }
         Err(backend::contended(crate::error::BACKEND, task_id))
@@ -594,7 +630,6 @@ impl TaskStore for PostgresTaskStore {
                     .bind(task_id)
                     .bind(scope.owner_name())
                     .bind(now_ms())
-                    .bind(&self.inner.channel)
                     .fetch_all(&self.inner.pool)
                     .await
                     .map_err(driver)
@@ -603,6 +638,7 @@ impl TaskStore for PostgresTaskStore {
         let deleted = !rows.is_empty();
         if deleted {
             self.inner.waiters.wake_deleted(task_id);
+            self.announce(vec![format!("gone {task_id}")]).await;
         }
         Ok(deleted)
     }
@@ -657,22 +693,27 @@ impl TaskStore for PostgresTaskStore {
                     .bind(message.as_bytes())
                     .bind(outcome)
                     .bind(now.timestamp_millis())
-                    .bind(&self.inner.channel)
                     .fetch_all(&self.inner.pool)
                     .await
                     .map_err(driver)
             })
             .await?;
+        let mut announced = Vec::with_capacity(rows.len());
         for row in &rows {
             match sql::task_and_owner(row) {
-                Ok((task, owner)) => self.inner.waiters.wake_with(&task, owner),
+                Ok((task, owner)) => {
+                    announced.push(changed(&task));
+                    self.inner.waiters.wake_with(&task, owner);
+                }
                 Err(_) => {
                     if let Ok(id) = sqlx::Row::try_get::<&str, _>(row, 0) {
+                        announced.push(format!("notify {id}"));
                         self.inner.waiters.wake(id);
                     }
                 }
             }
         }
+        self.announce(announced).await;
         Ok(rows.len() as u64)
     }
 }

@@ -5,24 +5,44 @@
 //! reads the task, so a write that lands after the read wakes it and a write before the read
 //! is seen by the read.
 //!
-//! Every statement that changes or deletes a task also queues a notification on the schema's
-//! channel, which PostgreSQL delivers when the change commits: `"<version> <task id>"` for a
-//! change (the version is the new `lastUpdatedAt` in ms), `"gone <task id>"` for a deletion.
+//! Every change or deletion is announced on the schema's channel once it has committed:
+//! `"<version> <task id>"` for a change (the version is the new `lastUpdatedAt` in ms),
+//! `"gone <task id>"` for a deletion. The write itself sends no notification: PostgreSQL
+//! serialises the commits of transactions that notify (a lock held across the commit's flush),
+//! which would take group commit away from concurrent writes. Instead one [`Notifier`] per
+//! store, on a connection of its own, sends what the writes that finished meanwhile announce,
+//! in one short transaction; a write returns only once its announcement was sent.
+//!
 //! One listener per store, on a connection of its own, wakes the waiters of the task named.
 //! A version this store wrote itself already woke its waiters when the write returned, so its
 //! notification wakes nobody a second time.
 //!
-//! Notifications sent while the listener's connection is down are lost. Once the listener is
-//! back (listening again), it wakes every waiter, and each reads its task afresh: a change
-//! made meanwhile ends its wait then. A waiter whose read fails meanwhile (the server is
-//! away) keeps waiting ([`Waiters::through_outages`]) and reads again at that wake-up, or
-//! after a pause if the read failed for another reason.
+//! Announcements can be lost: a process may die between its commit and its announcement, a
+//! notification fails to send, or the listener's connection is down. So every
+//! [`MISSED_POLL`] the store reads the versions of the tasks it has waiters for, in one
+//! statement, and wakes those whose version moved: a change is seen within that bound even
+//! when its announcement never came. When the listener is back (listening again), it wakes
+//! every waiter at once, and each reads its task afresh. A waiter whose read fails meanwhile (the server is away) keeps
+//! waiting ([`Waiters::through_outages`]) and reads again at the next wake-up, or after a
+//! pause if the read failed for another reason.
 
+use crate::sql;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use task_core::backend::Waiters;
+use task_core::backend::{Waiters, time};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
+
+/// How often a store reads the versions of the tasks it has waiters for, in case an
+/// announcement was lost: the longest a waiter waits for a change whose announcement never
+/// came.
+pub(crate) const MISSED_POLL: Duration = Duration::from_secs(2);
+
+/// Most announcements sent in one transaction.
+const MAX_BATCH: usize = 1_000;
 
 /// The first pause before the listener tries to connect again; it doubles up to
 /// [`MAX_RECONNECT_PAUSE`].
@@ -54,6 +74,97 @@ pub(crate) async fn connect(pool: &PgPool, channel: &str) -> Result<PgListener, 
     listener.eager_reconnect(true);
     listener.listen(channel).await?;
     Ok(listener)
+}
+
+/// Announcements waiting to be sent, each with whoever waits for it.
+type Pending = (Vec<String>, oneshot::Sender<bool>);
+
+/// Sends the announcements of this store's writes, after they commit.
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+impl Notifier {
+    /// A notifier and the task that sends its announcements on `channel` through `pool` (a
+    /// pool of one connection of its own), each batch within `within`.
+    pub(crate) fn new(
+        pool: PgPool,
+        channel: String,
+        within: Duration,
+    ) -> (Notifier, impl Future<Output = ()>) {
+        let (queue, pending) = mpsc::unbounded_channel();
+        (Notifier { queue }, send(pool, channel, within, pending))
+    }
+
+    /// Announces `payloads`; returns once they were sent, `false` when that failed (the
+    /// waiters elsewhere then see the change within [`MISSED_POLL`]).
+    pub(crate) async fn announce(&self, payloads: Vec<String>) -> bool {
+        if payloads.is_empty() {
+            return true;
+        }
+        let (sent, done) = oneshot::channel();
+        if self.queue.send((payloads, sent)).is_err() {
+            return false;
+        }
+        done.await.unwrap_or(false)
+    }
+}
+
+/// The notifier's task: whatever writes queued while the last batch was being sent goes out
+/// as the next batch, so concurrent writes share one transaction and one lock.
+async fn send(
+    pool: PgPool,
+    channel: String,
+    within: Duration,
+    mut pending: mpsc::UnboundedReceiver<Pending>,
+) {
+    let mut batch = Vec::new();
+    while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let payloads: Vec<&str> = batch
+            .iter()
+            .flat_map(|(payloads, _)| payloads.iter().map(String::as_str))
+            .collect();
+        let sent = sqlx::query(sql::NOTIFY)
+            .bind(&channel)
+            .bind(&payloads)
+            .execute(&pool);
+        let sent = matches!(tokio::time::timeout(within, sent).await, Ok(Ok(_)));
+        for (_, done) in batch.drain(..) {
+            // A writer that gave up waiting needs no answer.
+            let _ = done.send(sent);
+        }
+    }
+}
+
+/// The fallback for lost announcements: every [`MISSED_POLL`], reads the versions of the
+/// watched tasks and wakes the waiters of those that moved. Runs until the store aborts it.
+pub(crate) async fn poll(pool: PgPool, waiters: Arc<Waiters>, within: Duration) {
+    let mut interval = tokio::time::interval(MISSED_POLL);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let ids: Vec<String> = waiters
+            .watched_ids()
+            .iter()
+            .map(|id| id.to_string())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let read = sqlx::query_as::<_, (String, i64)>(sql::SELECT_VERSIONS)
+            .bind(&ids)
+            .bind(time::now().timestamp_millis())
+            .fetch_all(&pool);
+        // A failed read is tried again on the next tick.
+        let Ok(Ok(rows)) = tokio::time::timeout(within, read).await else {
+            continue;
+        };
+        let versions: std::collections::HashMap<String, i64> = rows.into_iter().collect();
+        for id in &ids {
+            waiters.polled(id, versions.get(id).copied());
+        }
+    }
 }
 
 /// The listener: runs until the store aborts it.
@@ -96,7 +207,6 @@ pub(crate) async fn listen(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::Future;
     use std::pin::Pin;
 
     fn is_ready<F: Future>(future: Pin<&mut F>) -> bool {

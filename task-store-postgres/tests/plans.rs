@@ -47,7 +47,6 @@ fn arguments(name: &str) -> Binder {
                 .bind(Option::<Vec<u8>>::None)
                 .bind(Some("{}"))
                 .bind(false)
-                .bind("chan")
                 .bind(true)
                 .bind(false)
         },
@@ -63,16 +62,10 @@ fn arguments(name: &str) -> Binder {
                 .bind(false)
                 .bind("{}")
                 .bind(8_i64)
-                .bind("chan")
                 .bind("[]")
                 .bind("{}")
         },
-        "delete" => |q| {
-            q.bind("task-7")
-                .bind(Some("owner-7"))
-                .bind(1_i64)
-                .bind("chan")
-        },
+        "delete" => |q| q.bind("task-7").bind(Some("owner-7")).bind(1_i64),
         "list_all" => |q| q.bind(1_i64).bind("task-7").bind(1_i64).bind(21_i64),
         "list_owner" => |q| {
             q.bind("owner-7")
@@ -98,8 +91,9 @@ fn arguments(name: &str) -> Binder {
                 .bind(b"lost".to_vec())
                 .bind("{}")
                 .bind(1_i64)
-                .bind("chan")
         },
+        "notify" => |q| q.bind("chan").bind(vec!["1 task-7"]),
+        "select_versions" => |q| q.bind(vec!["task-7", "task-8"]).bind(1_i64),
         other => panic!("no arguments for statement {other}"),
     }
 }
@@ -108,12 +102,12 @@ fn arguments(name: &str) -> Binder {
 fn expected(name: &str) -> Option<&'static str> {
     match name {
         "insert" | "select_task" | "select_record" | "select_outcome" | "update"
-        | "update_record" | "delete" | "exists_live" => Some("tasks_pkey"),
+        | "update_record" | "delete" | "exists_live" | "select_versions" => Some("tasks_pkey"),
         "list_all" => Some("tasks_by_creation"),
         "list_owner" => Some("tasks_by_owner"),
         "count_live_owner" | "count_live_total" | "recover_stuck" => Some("tasks_by_status"),
         "purge_batch" => Some("tasks_by_expiry"),
-        "lock" | "try_lock" => None,
+        "lock" | "try_lock" | "notify" => None,
         other => panic!("no expected plan for statement {other}"),
     }
 }

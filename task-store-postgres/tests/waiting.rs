@@ -85,3 +85,85 @@ async fn a_waiter_wakes_after_its_listener_is_cut_off() {
     let woken = waiting.await.unwrap().unwrap();
     assert_eq!(woken.status, TaskStatus::Completed);
 }
+
+/// Many writers at once: their announcements go out in shared batches, and each names its own
+/// task and version, so every waiter of another store wakes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiter_wakes_when_many_writes_land_at_once() {
+    const TASKS: usize = 64;
+    let (a, b) = pair().await;
+    let mut listener = sqlx::postgres::PgListener::connect(&a.url).await.unwrap();
+    listener.listen(a.store.channel()).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        tasks.push(a.store.create(NewTask::new()).await.unwrap());
+    }
+    let waiting: Vec<_> = tasks
+        .iter()
+        .map(|task| {
+            let store = a.store.clone();
+            let id = task.task_id.clone();
+            tokio::spawn(async move {
+                store
+                    .wait_until_terminal(&Scope::All, &id, Some(HANG))
+                    .await
+            })
+        })
+        .collect();
+    let writes: Vec<_> = tasks
+        .iter()
+        .map(|task| {
+            let store = b.clone();
+            let id = task.task_id.clone();
+            tokio::spawn(async move {
+                store
+                    .complete(&Scope::All, &id, serde_json::Map::new())
+                    .await
+            })
+        })
+        .collect();
+    let mut expected = std::collections::BTreeSet::new();
+    for write in writes {
+        let done = write.await.unwrap().unwrap();
+        let version = done.last_updated_at.timestamp_millis();
+        expected.insert(format!("{version} {}", done.task_id));
+    }
+    for waiter in waiting {
+        let woken = waiter.await.unwrap().unwrap();
+        assert_eq!(woken.status, TaskStatus::Completed);
+    }
+    // Each completion was announced, whatever batch carried it.
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < TASKS {
+        heard.insert(listener.recv().await.unwrap().payload().to_owned());
+    }
+    assert_eq!(heard, expected);
+}
+
+/// A change committed with no announcement (its process died right after the commit) still
+/// ends the wait of another store's waiter: the store reads its waiters' versions now and then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_nobody_announced_still_wakes_a_waiter() {
+    let (a, _b) = pair().await;
+    let task = a.store.create(NewTask::new()).await.unwrap();
+    let waiting = {
+        let store = a.store.clone();
+        let id = task.task_id.clone();
+        tokio::spawn(async move {
+            store
+                .wait_until_terminal(&Scope::All, &id, Some(HANG))
+                .await
+        })
+    };
+    // The store's pool runs on its schema; this statement announces nothing.
+    sqlx::query(
+        "UPDATE tasks SET status = 'failed', last_updated_at = last_updated_at + 1 \
+         WHERE task_id = $1",
+    )
+    .bind(&task.task_id)
+    .execute(a.store.pool())
+    .await
+    .unwrap();
+    let woken = waiting.await.unwrap().unwrap();
+    assert_eq!(woken.status, TaskStatus::Failed);
+}

@@ -1,5 +1,5 @@
--- Deletes a task if it is visible to the caller and unexpired, and queues the wake-up of its
--- waiters on channel $4 ("gone <task id>").
+-- Deletes a task if it is visible to the caller and unexpired; its waiters are woken after the
+-- commit.
 WITH gone AS (
     DELETE FROM tasks
     WHERE task_id = $1
@@ -7,5 +7,4 @@ WITH gone AS (
       AND (expires_at IS NULL OR expires_at > $3)
     RETURNING task_id
 )
-SELECT pg_notify($4, 'gone ' || gone.task_id)::text
-FROM gone
+SELECT gone.task_id FROM gone

@@ -31,10 +31,12 @@ pub(crate) const LOCK: &str = include_str!("lock.sql");
 pub(crate) const TRY_LOCK: &str = include_str!("try_lock.sql");
 pub(crate) const PURGE_BATCH: &str = include_str!("purge_batch.sql");
 pub(crate) const RECOVER_STUCK: &str = include_str!("recover_stuck.sql");
+pub(crate) const NOTIFY: &str = include_str!("notify.sql");
+pub(crate) const SELECT_VERSIONS: &str = include_str!("select_versions.sql");
 
 /// Every statement with its name, for the plan tests.
 #[doc(hidden)]
-pub const STATEMENTS: [(&str, &str); 16] = [
+pub const STATEMENTS: [(&str, &str); 18] = [
     ("insert", INSERT),
     ("select_task", SELECT_TASK),
     ("select_record", SELECT_RECORD),
@@ -51,6 +53,8 @@ pub const STATEMENTS: [(&str, &str); 16] = [
     ("try_lock", TRY_LOCK),
     ("purge_batch", PURGE_BATCH),
     ("recover_stuck", RECOVER_STUCK),
+    ("notify", NOTIFY),
+    ("select_versions", SELECT_VERSIONS),
 ];
 
 /// The changeable statuses, as bound into the compare-and-set statements.

@@ -1,6 +1,6 @@
 -- Fails every live, non-terminal task ($1: backend::CHANGEABLE) last updated before $2,
 -- dropping its pending input requests and unread answers as every ending change does,
--- returns each as update.sql does, and queues each one's wake-up on channel $7.
+-- and returns each as update.sql does; their wake-ups are sent after the commit.
 WITH stuck AS (
     UPDATE tasks SET
         status = $3,
@@ -15,5 +15,4 @@ WITH stuck AS (
     RETURNING task_id, status, status_message, created_at, last_updated_at, ttl, poll_interval,
               owner
 )
-SELECT stuck.*, pg_notify($7, stuck.last_updated_at || ' ' || stuck.task_id)::text
-FROM stuck
+SELECT stuck.* FROM stuck

@@ -1,7 +1,7 @@
 -- The compare-and-set of the record path (task_core::backend::update_by_record): writes every
 -- column a change may touch in a record task-core changed, only while the task is still at
 -- the version $2 it was read at (and visible, unexpired). No row means another change came
--- first. Queues the wake-up on channel $12 like update.sql.
+-- first. Its wake-up is sent after the commit, as update.sql's.
 WITH changed AS (
     UPDATE tasks SET
         status = $6,
@@ -9,8 +9,8 @@ WITH changed AS (
         outcome = $8,
         cancel_requested = $9,
         input_requests = $10,
-        input_keys_used = $13,
-        input_responses = $14,
+        input_keys_used = $12,
+        input_responses = $13,
         last_updated_at = $11
     WHERE task_id = $1
       AND last_updated_at = $2
@@ -20,5 +20,4 @@ WITH changed AS (
     RETURNING task_id, status, status_message, created_at, last_updated_at, ttl, poll_interval,
               owner
 )
-SELECT changed.*, pg_notify($12, changed.last_updated_at || ' ' || changed.task_id)::text
-FROM changed
+SELECT changed.* FROM changed
