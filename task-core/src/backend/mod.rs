@@ -10,7 +10,7 @@
 //! | [`repeated_create`] | answer a create whose caller-supplied id exists already |
 //! | [`validate`] | the input checks every call runs before it touches storage |
 //! | [`CHANGEABLE`], [`check_change`], [`apply_change`], [`Applied`] | the status machine and the extension's rules, as a compare-and-set |
-//! | [`plan`], [`ChangePlan`], [`explain_refusal`] | which changes one statement can apply, and why one was refused |
+//! | [`plan`], [`ChangePlan`], [`explain_refusal`], [`refusal`] | which changes one statement can apply, and why one was refused |
 //! | [`RecordWriter`], [`update_by_record`] | the other changes: read, apply, compare-and-set write |
 //! | [`PageQuery`] | one `list` call: scope, cursor and size checked, the page built |
 //! | [`UpdateSource`], [`wait_for_update`] | the wait loop: wake-ups, deadline and expiry |
@@ -40,7 +40,7 @@ pub use crate::status::{
     Applied, CHANGEABLE, ChangePlan, apply_change, check_change, explain_refusal, plan,
 };
 pub use page::PageQuery;
-pub use record::{MAX_RECORD_ATTEMPTS, RecordWriter, contended, update_by_record};
+pub use record::{MAX_RECORD_ATTEMPTS, RecordWriter, contended, refusal, update_by_record};
 pub use wait::{EXPIRY_RECHECK, UpdateSource, wait_for_update};
 pub use waiters::{Version, Waiters, WatchGuard};
 

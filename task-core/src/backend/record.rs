@@ -5,7 +5,7 @@
 use crate::backend::time;
 use crate::error::{Retry, TaskError};
 use crate::record::TaskRecord;
-use crate::status::{Applied, TaskChange, apply_change};
+use crate::status::{Applied, TaskChange, apply_change, explain_refusal};
 use crate::store::Scope;
 use crate::wire::Task;
 use chrono::{DateTime, Utc};
@@ -69,6 +69,22 @@ pub async fn update_by_record<W: RecordWriter>(
         }
     }
     Err(contended(W::BACKEND, task_id))
+}
+
+/// After a one-statement change (see [`plan`](crate::backend::plan)) matched no row: reads the
+/// record as it now is and returns the refusal [`explain_refusal`] names in it. `Ok(())` means
+/// the task changed in between and would take the change now, so the caller tries again.
+pub async fn refusal<W: RecordWriter>(
+    writer: &W,
+    change: &TaskChange,
+    scope: &Scope,
+    task_id: &str,
+) -> Result<(), TaskError> {
+    let record = writer.read_record(scope, task_id).await?;
+    match explain_refusal(change, task_id, &record) {
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
+    }
 }
 
 /// The error of a change that lost [`MAX_RECORD_ATTEMPTS`] races in a row to other changes of
