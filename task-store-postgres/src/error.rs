@@ -14,6 +14,7 @@
 
 use std::io;
 use task_core::{Retry, TaskError};
+use task_store_sql::{BadRow, SchemaTooNew};
 
 /// The backend name in [`TaskError::Backend`].
 pub const BACKEND: &str = "postgres";
@@ -68,6 +69,13 @@ impl PostgresError {
     }
 }
 
+impl From<SchemaTooNew> for PostgresError {
+    fn from(newer: SchemaTooNew) -> Self {
+        let SchemaTooNew { found, supported } = newer;
+        PostgresError::SchemaTooNew { found, supported }
+    }
+}
+
 impl From<PostgresError> for TaskError {
     fn from(error: PostgresError) -> Self {
         TaskError::backend(BACKEND, error.retry(), error)
@@ -119,12 +127,9 @@ pub(crate) fn driver(error: sqlx::Error) -> TaskError {
 }
 
 /// A row that does not decode into a task.
-pub(crate) fn bad_row(task_id: &str, reason: impl std::fmt::Display) -> TaskError {
-    PostgresError::BadRow {
-        task_id: task_id.to_owned(),
-        reason: reason.to_string(),
-    }
-    .into()
+pub(crate) fn bad_row(bad: BadRow) -> TaskError {
+    let BadRow { task_id, reason } = bad;
+    PostgresError::BadRow { task_id, reason }.into()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! [`PostgresTaskStore`]: the [`TaskStore`] implementation.
 
-use crate::error::{PostgresError, driver};
+use crate::error::{PostgresError, bad_row, driver};
 use crate::options::{self, PostgresOptions};
 use crate::schema::{MIGRATIONS, migrate};
 use crate::sql;
@@ -14,21 +14,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use task_core::backend::{
-    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, Waiters, create_task_state,
-    repeated_create, stuck_cutoff, time, update_by_record, validate,
+    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, Waiters, time,
+    update_by_record, validate,
 };
 use task_core::redact::redact_url;
 use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
     TaskPage, TaskRecord, TaskStatus, TaskStore,
 };
+use task_store_sql::{Insert, Recovery, check_limit, list_query, ms, rows, to_i64};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// Expired rows deleted per statement by a purge.
 const PURGE_BATCH: i64 = 1_000;
-/// Tries of a create whose id keeps changing hands between the insert and the read.
-const CREATE_ATTEMPTS: usize = 3;
 
 /// A [`TaskStore`] in a PostgreSQL schema.
 ///
@@ -92,10 +91,6 @@ impl fmt::Debug for PostgresTaskStore {
 
 fn now_ms() -> i64 {
     time::now().timestamp_millis()
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl PostgresTaskStore {
@@ -284,11 +279,19 @@ impl PostgresTaskStore {
         .await?
         .ok_or_else(|| TaskError::not_found(task_id))
     }
+}
 
-    /// Stores a new record: the single upsert statement, or with limits a transaction that
-    /// takes the limit's advisory lock, checks the id and the limits, and inserts. `false`
-    /// when a live task holds the id, in which case nothing was written.
+/// A new record, within the call timeout: the single upsert statement, or with limits a
+/// transaction that takes the limit's advisory lock, checks the id and the limits, and inserts.
+impl Insert for PostgresTaskStore {
     async fn insert(&self, record: &TaskRecord) -> Result<bool, TaskError> {
+        self.within(self.insert_now(record)).await
+    }
+}
+
+impl PostgresTaskStore {
+    /// [`Insert::insert`] without the deadline.
+    async fn insert_now(&self, record: &TaskRecord) -> Result<bool, TaskError> {
         let config = &self.inner.config;
         let task = &record.task;
         let now = task.created_at.timestamp_millis();
@@ -301,9 +304,9 @@ impl PostgresTaskStore {
             .bind(task.status_message.as_deref().map(str::as_bytes))
             .bind(now)
             .bind(task.last_updated_at.timestamp_millis())
-            .bind(sql::ms(task.ttl))
+            .bind(ms(task.ttl))
             .bind(task.expires_at().map(|at| at.timestamp_millis()))
-            .bind(sql::ms(task.poll_interval))
+            .bind(ms(task.poll_interval))
             // The same bits as an i64, so every u64 round-trips.
             .bind(record.requested_ttl.map(|ttl| ttl as i64))
             .bind(record.revision.as_str())
@@ -344,10 +347,7 @@ impl PostgresTaskStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(driver)?;
-            if live >= to_i64(max) {
-                let kind = LimitKind::Total;
-                return Err(TaskError::LimitExceeded { kind, max });
-            }
+            check_limit(LimitKind::Total, max, live)?;
         }
         if let Some((max, owner)) = per_owner {
             let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_OWNER)
@@ -358,10 +358,7 @@ impl PostgresTaskStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(driver)?;
-            if live >= to_i64(max) {
-                let kind = LimitKind::PerOwner;
-                return Err(TaskError::LimitExceeded { kind, max });
-            }
+            check_limit(LimitKind::PerOwner, max, live)?;
         }
         let done = insert.execute(&mut *tx).await.map_err(driver)?;
         if done.rows_affected() != 1 {
@@ -419,7 +416,7 @@ impl RecordWriter for PostgresTaskStore {
         let Some(row) = rows.first() else {
             return Ok(false);
         };
-        let (task, owner) = sql::task_and_owner(row)?;
+        let (task, owner) = rows::task_and_owner(row).map_err(bad_row)?;
         self.inner.waiters.wake_with(&task, owner);
         self.announce(vec![changed(&task)]).await;
         Ok(true)
@@ -500,33 +497,17 @@ impl TaskStore for PostgresTaskStore {
     }
 
     async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        let record = create_task_state(new, &self.inner.config)?;
-        let task_id = record.task.task_id.as_str();
-        // A task that held the id and is gone by the time it is read (deleted or expired
-        // meanwhile) leaves the id free: try again.
-        for _ in 0..CREATE_ATTEMPTS {
-            if self.within(self.insert(&record)).await? {
-                return Ok(record.task);
-            }
-            match self.get_record(&Scope::All, task_id).await {
-                Ok(existing) => return repeated_create(&existing, &record),
-                Err(TaskError::NotFound { .. }) => continue,
-                Err(other) => return Err(other),
-            }
-        }
-        Err(TaskError::AlreadyExists {
-            task_id: task_id.to_owned(),
-        })
+        task_store_sql::create(self, new, &self.inner.config).await
     }
 
     async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
         let row = self.fetch_task(sql::SELECT_TASK, scope, task_id).await?;
-        sql::task(&row)
+        rows::task(&row).map_err(bad_row)
     }
 
     async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
         let row = self.fetch_task(sql::SELECT_RECORD, scope, task_id).await?;
-        sql::record(&row)
+        rows::record(&row).map_err(bad_row)
     }
 
     async fn get_result(
@@ -535,7 +516,7 @@ impl TaskStore for PostgresTaskStore {
         task_id: &str,
     ) -> Result<Option<TaskOutcome>, TaskError> {
         let row = self.fetch_task(sql::SELECT_OUTCOME, scope, task_id).await?;
-        sql::outcome(task_id, &row)
+        rows::outcome(task_id, &row).map_err(bad_row)
     }
 
     async fn update(
@@ -581,14 +562,10 @@ impl TaskStore for PostgresTaskStore {
                 .await?;
             let Some(row) = rows.first() else {
                 // The decision was atomic; the record as it now is only names it.
-                let record = self.get_record(scope, task_id).await?;
-                match backend::explain_refusal(&change, task_id, &record) {
-                    Some(refusal) => return Err(refusal),
-                    // The task changed in between and would take the change now.
-                    None => continue,
-                }
+                backend::refusal(self, &change, scope, task_id).await?;
+                continue;
             };
-            let (task, owner) = sql::task_and_owner(row)?;
+            let (task, owner) = rows::task_and_owner(row).map_err(bad_row)?;
             self.inner.waiters.wake_with(&task, owner);
             self.announce(vec![changed(&task)]).await;
             return Ok(task);
@@ -598,28 +575,11 @@ impl TaskStore for PostgresTaskStore {
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
         let page = PageQuery::new(scope, &page, &self.inner.config)?;
-        let (after_ms, after_id) = match &page.after {
-            Some(position) => (position.created_at_ms, position.task_id.as_str()),
-            None => (i64::MIN, ""),
-        };
-        let query = match scope {
-            Scope::All => sqlx::query(sql::LIST_ALL),
-            Scope::Owner(owner) => sqlx::query(sql::LIST_OWNER).bind(owner),
-        };
-        let rows = self
-            .within(async {
-                query
-                    .bind(after_ms)
-                    .bind(after_id)
-                    .bind(now_ms())
-                    .bind(to_i64(page.fetch() as u64))
-                    .fetch_all(&self.inner.pool)
-                    .await
-                    .map_err(driver)
-            })
+        let query = list_query(sql::LIST_ALL, sql::LIST_OWNER, &page, now_ms());
+        let found = self
+            .within(async { query.fetch_all(&self.inner.pool).await.map_err(driver) })
             .await?;
-        let tasks = rows.iter().map(sql::task).collect::<Result<Vec<_>, _>>()?;
-        Ok(page.page(tasks))
+        rows::page(&page, &found).map_err(bad_row)
     }
 
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
@@ -676,23 +636,16 @@ impl TaskStore for PostgresTaskStore {
     }
 
     async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
-        validate::message(message, self.inner.config.max_payload_bytes)?;
-        let change = TaskChange::fail(message);
-        let (Some(status), Some(outcome)) = (change.status, &change.outcome) else {
-            return Err(TaskError::InvalidInput("a failure needs an outcome".into()));
-        };
-        let now = time::now();
-        let cutoff = stuck_cutoff(now, older_than).timestamp_millis();
-        let outcome = sql::to_json(outcome)?;
+        let recovery = Recovery::new(message, older_than, &self.inner.config)?;
         let rows = self
             .within(async {
                 sqlx::query(sql::RECOVER_STUCK)
                     .bind(sql::changeable())
-                    .bind(cutoff)
-                    .bind(status.as_str())
+                    .bind(recovery.cutoff_ms)
+                    .bind(recovery.status.as_str())
                     .bind(message.as_bytes())
-                    .bind(outcome)
-                    .bind(now.timestamp_millis())
+                    .bind(&recovery.outcome)
+                    .bind(recovery.now_ms)
                     .fetch_all(&self.inner.pool)
                     .await
                     .map_err(driver)
@@ -700,7 +653,7 @@ impl TaskStore for PostgresTaskStore {
             .await?;
         let mut announced = Vec::with_capacity(rows.len());
         for row in &rows {
-            match sql::task_and_owner(row) {
+            match rows::task_and_owner(row) {
                 Ok((task, owner)) => {
                     announced.push(changed(&task));
                     self.inner.waiters.wake_with(&task, owner);

@@ -8,6 +8,7 @@
 //! may not have reached the file.
 
 use task_core::{Retry, TaskError};
+use task_store_sql::{BadRow, SchemaTooNew};
 
 /// The backend name in [`TaskError::Backend`].
 pub const BACKEND: &str = "sqlite";
@@ -69,6 +70,13 @@ impl SqliteError {
     }
 }
 
+impl From<SchemaTooNew> for SqliteError {
+    fn from(newer: SchemaTooNew) -> Self {
+        let SchemaTooNew { found, supported } = newer;
+        SqliteError::SchemaTooNew { found, supported }
+    }
+}
+
 impl From<SqliteError> for TaskError {
     fn from(error: SqliteError) -> Self {
         TaskError::backend(BACKEND, error.retry(), error)
@@ -104,12 +112,9 @@ pub(crate) fn driver(error: sqlx::Error) -> TaskError {
 }
 
 /// A row that does not decode into a task.
-pub(crate) fn bad_row(task_id: &str, reason: impl std::fmt::Display) -> TaskError {
-    SqliteError::BadRow {
-        task_id: task_id.to_owned(),
-        reason: reason.to_string(),
-    }
-    .into()
+pub(crate) fn bad_row(bad: BadRow) -> TaskError {
+    let BadRow { task_id, reason } = bad;
+    SqliteError::BadRow { task_id, reason }.into()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! [`SqliteTaskStore`]: the [`TaskStore`] implementation.
 
-use crate::error::driver;
+use crate::error::{bad_row, driver};
 use crate::options::{Location, SqliteOptions};
 use crate::schema::{MIGRATIONS, migrate};
 use crate::sql;
@@ -13,20 +13,19 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_core::backend::{
-    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, Waiters, create_task_state,
-    repeated_create, stuck_cutoff, time, update_by_record, validate,
+    self, ChangePlan, MAX_RECORD_ATTEMPTS, PageQuery, RecordWriter, Waiters, time,
+    update_by_record, validate,
 };
 use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
     TaskPage, TaskRecord, TaskStatus, TaskStore,
 };
+use task_store_sql::{Insert, Recovery, check_limit, list_query, ms, rows, to_i64};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// Expired rows deleted per statement by a purge.
 const PURGE_BATCH: i64 = 1_000;
-/// Tries of a create whose id keeps changing hands between the insert and the read.
-const CREATE_ATTEMPTS: usize = 3;
 
 /// A [`TaskStore`] in a SQLite file (or a private in-memory database).
 ///
@@ -88,10 +87,6 @@ impl fmt::Debug for SqliteTaskStore {
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl SqliteTaskStore {
@@ -211,10 +206,11 @@ impl SqliteTaskStore {
             .map_err(driver)?
             .ok_or_else(|| TaskError::not_found(task_id))
     }
+}
 
-    /// Stores a new record; in a `BEGIN IMMEDIATE` transaction with the duplicate and limit
-    /// checks when limits apply, else as the single upsert statement. `false` when a live
-    /// task holds the id, in which case nothing was written.
+/// A new record: in a `BEGIN IMMEDIATE` transaction with the duplicate and limit checks when
+/// limits apply, else as the single upsert statement.
+impl Insert for SqliteTaskStore {
     async fn insert(&self, record: &TaskRecord) -> Result<bool, TaskError> {
         let config = &self.inner.config;
         let task = &record.task;
@@ -228,9 +224,9 @@ impl SqliteTaskStore {
             .bind(&task.status_message)
             .bind(now)
             .bind(task.last_updated_at.timestamp_millis())
-            .bind(sql::ms(task.ttl))
+            .bind(ms(task.ttl))
             .bind(task.expires_at().map(|at| at.timestamp_millis()))
-            .bind(sql::ms(task.poll_interval))
+            .bind(ms(task.poll_interval))
             // The same bits as an i64, so every u64 round-trips.
             .bind(record.requested_ttl.map(|ttl| ttl as i64))
             .bind(record.revision.as_str())
@@ -262,10 +258,7 @@ impl SqliteTaskStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(driver)?;
-            if live >= to_i64(max) {
-                let kind = LimitKind::Total;
-                return Err(TaskError::LimitExceeded { kind, max });
-            }
+            check_limit(LimitKind::Total, max, live)?;
         }
         if let Some((max, owner)) = per_owner {
             let live: i64 = sqlx::query_scalar(sql::COUNT_LIVE_OWNER)
@@ -275,10 +268,7 @@ impl SqliteTaskStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(driver)?;
-            if live >= to_i64(max) {
-                let kind = LimitKind::PerOwner;
-                return Err(TaskError::LimitExceeded { kind, max });
-            }
+            check_limit(LimitKind::PerOwner, max, live)?;
         }
         let done = insert.execute(&mut *tx).await.map_err(driver)?;
         if done.rows_affected() != 1 {
@@ -327,33 +317,17 @@ impl TaskStore for SqliteTaskStore {
     }
 
     async fn create(&self, new: NewTask) -> Result<Task, TaskError> {
-        let record = create_task_state(new, &self.inner.config)?;
-        let task_id = record.task.task_id.as_str();
-        // A task that held the id and is gone by the time it is read (deleted or expired
-        // meanwhile) leaves the id free: try again.
-        for _ in 0..CREATE_ATTEMPTS {
-            if self.insert(&record).await? {
-                return Ok(record.task);
-            }
-            match self.get_record(&Scope::All, task_id).await {
-                Ok(existing) => return repeated_create(&existing, &record),
-                Err(TaskError::NotFound { .. }) => continue,
-                Err(other) => return Err(other),
-            }
-        }
-        Err(TaskError::AlreadyExists {
-            task_id: task_id.to_owned(),
-        })
+        task_store_sql::create(self, new, &self.inner.config).await
     }
 
     async fn get(&self, scope: &Scope, task_id: &str) -> Result<Task, TaskError> {
         let row = self.fetch_task(sql::SELECT_TASK, scope, task_id).await?;
-        sql::task(&row)
+        rows::task(&row).map_err(bad_row)
     }
 
     async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
         let row = self.fetch_task(sql::SELECT_RECORD, scope, task_id).await?;
-        sql::record(&row)
+        rows::record(&row).map_err(bad_row)
     }
 
     async fn get_result(
@@ -362,7 +336,7 @@ impl TaskStore for SqliteTaskStore {
         task_id: &str,
     ) -> Result<Option<TaskOutcome>, TaskError> {
         let row = self.fetch_task(sql::SELECT_OUTCOME, scope, task_id).await?;
-        sql::outcome(task_id, &row)
+        rows::outcome(task_id, &row).map_err(bad_row)
     }
 
     async fn update(
@@ -408,14 +382,10 @@ impl TaskStore for SqliteTaskStore {
                 .await
                 .map_err(driver)?;
             let Some(row) = rows.first() else {
-                let record = self.get_record(scope, task_id).await?;
-                match backend::explain_refusal(&change, task_id, &record) {
-                    Some(refusal) => return Err(refusal),
-                    // The task changed in between and would take the change now.
-                    None => continue,
-                }
+                backend::refusal(self, &change, scope, task_id).await?;
+                continue;
             };
-            return match sql::task_and_owner(row) {
+            return match rows::task_and_owner(row) {
                 Ok((task, owner)) => {
                     self.inner.waiters.wake_with(&task, owner);
                     Ok(task)
@@ -432,24 +402,9 @@ impl TaskStore for SqliteTaskStore {
 
     async fn list(&self, scope: &Scope, page: PageRequest) -> Result<TaskPage, TaskError> {
         let page = PageQuery::new(scope, &page, &self.inner.config)?;
-        let (after_ms, after_id) = match &page.after {
-            Some(position) => (position.created_at_ms, position.task_id.as_str()),
-            None => (i64::MIN, ""),
-        };
-        let query = match scope {
-            Scope::All => sqlx::query(sql::LIST_ALL),
-            Scope::Owner(owner) => sqlx::query(sql::LIST_OWNER).bind(owner),
-        };
-        let rows = query
-            .bind(after_ms)
-            .bind(after_id)
-            .bind(now_ms())
-            .bind(to_i64(page.fetch() as u64))
-            .fetch_all(&self.inner.reader)
-            .await
-            .map_err(driver)?;
-        let tasks = rows.iter().map(sql::task).collect::<Result<Vec<_>, _>>()?;
-        Ok(page.page(tasks))
+        let query = list_query(sql::LIST_ALL, sql::LIST_OWNER, &page, now_ms());
+        let found = query.fetch_all(&self.inner.reader).await.map_err(driver)?;
+        rows::page(&page, &found).map_err(bad_row)
     }
 
     async fn delete(&self, scope: &Scope, task_id: &str) -> Result<bool, TaskError> {
@@ -492,27 +447,21 @@ impl TaskStore for SqliteTaskStore {
     }
 
     async fn recover_stuck(&self, older_than: Duration, message: &str) -> Result<u64, TaskError> {
-        validate::message(message, self.inner.config.max_payload_bytes)?;
-        let change = TaskChange::fail(message);
-        let (Some(status), Some(outcome)) = (change.status, &change.outcome) else {
-            return Err(TaskError::InvalidInput("a failure needs an outcome".into()));
-        };
-        let now = time::now();
-        let cutoff = stuck_cutoff(now, older_than).timestamp_millis();
+        let recovery = Recovery::new(message, older_than, &self.inner.config)?;
         let (working, input_required) = sql::changeable();
         let rows = sqlx::query(sql::RECOVER_STUCK)
             .bind(working)
             .bind(input_required)
-            .bind(cutoff)
-            .bind(status.as_str())
+            .bind(recovery.cutoff_ms)
+            .bind(recovery.status.as_str())
             .bind(message)
-            .bind(sql::to_json(outcome)?)
-            .bind(now.timestamp_millis())
+            .bind(&recovery.outcome)
+            .bind(recovery.now_ms)
             .fetch_all(&self.inner.writer)
             .await
             .map_err(driver)?;
         for row in &rows {
-            match sql::task_and_owner(row) {
+            match rows::task_and_owner(row) {
                 Ok((task, owner)) => self.inner.waiters.wake_with(&task, owner),
                 Err(_) => {
                     if let Ok(id) = sqlx::Row::try_get::<&str, _>(row, 0) {
@@ -570,7 +519,7 @@ impl RecordWriter for SqliteTaskStore {
             return Ok(false);
         };
         // The change landed either way; waiters of a row that reads back badly re-read it.
-        match sql::task_and_owner(row) {
+        match rows::task_and_owner(row) {
             Ok((task, owner)) => self.inner.waiters.wake_with(&task, owner),
             Err(_) => self.inner.waiters.wake(task.task_id.as_str()),
         }

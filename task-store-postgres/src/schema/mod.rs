@@ -9,13 +9,7 @@
 use crate::error::{PostgresError, driver};
 use sqlx::{Connection, PgConnection};
 use task_core::TaskError;
-
-/// One schema step: the version it brings the schema to and its SQL.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Migration {
-    pub version: i64,
-    pub sql: &'static str,
-}
+pub(crate) use task_store_sql::Migration;
 
 /// Every migration, oldest first. Append new ones; never edit a released one.
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -61,7 +55,6 @@ async fn upgrade(
     schema: &str,
     migrations: &[Migration],
 ) -> Result<(), TaskError> {
-    let latest = migrations.last().map_or(0, |m| m.version);
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("task-store migrate {schema}"))
         .execute(&mut *tx)
@@ -114,14 +107,8 @@ async fn upgrade(
         }
         0
     };
-    if version > latest {
-        return Err(PostgresError::SchemaTooNew {
-            found: version,
-            supported: latest,
-        }
-        .into());
-    }
-    for migration in migrations.iter().filter(|m| m.version > version) {
+    let pending = Migration::pending(migrations, version).map_err(PostgresError::from)?;
+    for migration in pending {
         sqlx::raw_sql(migration.sql)
             .execute(&mut *tx)
             .await

@@ -8,13 +8,7 @@
 use crate::error::{SqliteError, driver};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 use task_core::TaskError;
-
-/// One schema step: the version it brings the file to and its SQL.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Migration {
-    pub version: i64,
-    pub sql: &'static str,
-}
+pub(crate) use task_store_sql::Migration;
 
 /// Every migration, oldest first. Append new ones; never edit a released one.
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -49,7 +43,6 @@ pub(crate) async fn migrate(
     conn: &mut SqliteConnection,
     migrations: &[Migration],
 ) -> Result<(), TaskError> {
-    let latest = migrations.last().map_or(0, |m| m.version);
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(driver)?;
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *tx)
@@ -76,14 +69,8 @@ pub(crate) async fn migrate(
         ))
         .into());
     }
-    if version > latest {
-        return Err(SqliteError::SchemaTooNew {
-            found: version,
-            supported: latest,
-        }
-        .into());
-    }
-    for migration in migrations.iter().filter(|m| m.version > version) {
+    let pending = Migration::pending(migrations, version).map_err(SqliteError::from)?;
+    for migration in pending {
         sqlx::raw_sql(migration.sql)
             .execute(&mut *tx)
             .await

@@ -1,19 +1,11 @@
-//! The statements the store runs, each in its own `.sql` file beside this one, and the mapping
-//! between rows and [`TaskRecord`]s.
+//! The statements the store runs, each in its own `.sql` file beside this one. Their rows read
+//! back through [`task_store_sql::rows`].
 //!
 //! Every read filters `expires_at IS NULL OR expires_at > :now`, so a task is invisible the
 //! moment it expires, swept or not. The query plans are listed in the crate docs and checked by
 //! the tests below.
 
-use crate::error::bad_row;
-use serde_json::{Map, Value};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-use std::collections::BTreeSet;
-use task_core::backend::{CHANGEABLE, time};
-use task_core::{
-    OriginRequest, ProtocolRevision, Task, TaskError, TaskOutcome, TaskRecord, TaskStatus,
-};
+use task_core::backend::CHANGEABLE;
 
 pub(crate) const INSERT: &str = include_str!("insert.sql");
 pub(crate) const SELECT_TASK: &str = include_str!("select_task.sql");
@@ -40,107 +32,8 @@ pub(crate) fn changeable() -> (&'static str, &'static str) {
     (CHANGEABLE[0].as_str(), CHANGEABLE[1].as_str())
 }
 
-/// The task columns every task-returning statement starts with, in order: task_id, status,
-/// status_message, created_at, last_updated_at, ttl, poll_interval.
-pub(crate) fn task(row: &SqliteRow) -> Result<Task, TaskError> {
-    let task_id: String = row
-        .try_get(0)
-        .map_err(|e| bad_row("(unknown)", format!("task_id: {e}")))?;
-    let bad = |what: &str, e: &dyn std::fmt::Display| bad_row(&task_id, format!("{what}: {e}"));
-    let status: &str = row.try_get(1).map_err(|e| bad("status", &e))?;
-    let status = TaskStatus::parse(status).ok_or_else(|| bad("status", &status))?;
-    let status_message = row.try_get(2).map_err(|e| bad("status_message", &e))?;
-    let created_at: i64 = row.try_get(3).map_err(|e| bad("created_at", &e))?;
-    let last_updated_at: i64 = row.try_get(4).map_err(|e| bad("last_updated_at", &e))?;
-    let ttl = duration(row, 5).map_err(|e| bad("ttl", &e))?;
-    let poll_interval = duration(row, 6).map_err(|e| bad("poll_interval", &e))?;
-    Ok(Task {
-        task_id,
-        status,
-        status_message,
-        created_at: time::from_millis(created_at),
-        last_updated_at: time::from_millis(last_updated_at),
-        ttl,
-        poll_interval,
-    })
-}
-
-/// The task columns, then owner, as `UPDATE … RETURNING` gives them.
-pub(crate) fn task_and_owner(row: &SqliteRow) -> Result<(Task, Option<String>), TaskError> {
-    let task = task(row)?;
-    let owner = row
-        .try_get(7)
-        .map_err(|e| bad_row(&task.task_id, format!("owner: {e}")))?;
-    Ok((task, owner))
-}
-
-/// A whole record: the task columns, then owner, requested_ttl, outcome, cancel_requested,
-/// revision, request, input_requests, input_keys_used, input_responses.
-pub(crate) fn record(row: &SqliteRow) -> Result<TaskRecord, TaskError> {
-    let task = task(row)?;
-    let bad =
-        |what: &str, e: &dyn std::fmt::Display| bad_row(&task.task_id, format!("{what}: {e}"));
-    let owner = row.try_get(7).map_err(|e| bad("owner", &e))?;
-    let requested_ttl: Option<i64> = row.try_get(8).map_err(|e| bad("requested_ttl", &e))?;
-    let outcome = json_column(row, 9).map_err(|e| bad("outcome", &e))?;
-    let cancel_requested = row.try_get(10).map_err(|e| bad("cancel_requested", &e))?;
-    let revision: &str = row.try_get(11).map_err(|e| bad("revision", &e))?;
-    let revision = ProtocolRevision::parse(revision).ok_or_else(|| bad("revision", &revision))?;
-    let request: Option<OriginRequest> = json_column(row, 12).map_err(|e| bad("request", &e))?;
-    let input_requests: Option<Map<String, Value>> =
-        json_column(row, 13).map_err(|e| bad("input_requests", &e))?;
-    let input_keys_used: Option<BTreeSet<String>> =
-        json_column(row, 14).map_err(|e| bad("input_keys_used", &e))?;
-    let input_responses: Option<Map<String, Value>> =
-        json_column(row, 15).map_err(|e| bad("input_responses", &e))?;
-    Ok(TaskRecord {
-        task,
-        owner,
-        // Stored as the i64 with the same bits, so every u64 round-trips.
-        requested_ttl: requested_ttl.map(|ttl| ttl as u64),
-        outcome,
-        cancel_requested,
-        revision,
-        request,
-        input_requests: input_requests.unwrap_or_default(),
-        input_keys_used: input_keys_used.unwrap_or_default(),
-        input_responses: input_responses.unwrap_or_default(),
-    })
-}
-
-/// An outcome column read on its own.
-pub(crate) fn outcome(task_id: &str, row: &SqliteRow) -> Result<Option<TaskOutcome>, TaskError> {
-    json_column(row, 0).map_err(|e| bad_row(task_id, format!("outcome: {e}")))
-}
-
-/// A duration in ms, stored as a non-negative INTEGER.
-fn duration(row: &SqliteRow, index: usize) -> Result<Option<u64>, String> {
-    let value: Option<i64> = row.try_get(index).map_err(|e| e.to_string())?;
-    value
-        .map(|ms| u64::try_from(ms).map_err(|_| format!("negative value {ms}")))
-        .transpose()
-}
-
-fn json_column<T: serde::de::DeserializeOwned>(
-    row: &SqliteRow,
-    index: usize,
-) -> Result<Option<T>, String> {
-    let text: Option<&str> = row.try_get(index).map_err(|e| e.to_string())?;
-    text.map(|text| serde_json::from_str(text).map_err(|e| e.to_string()))
-        .transpose()
-}
-
-/// A value as stored in a JSON column. Serialising these types cannot fail: their maps have
-/// string keys and serde_json has no other failure for them.
-pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, TaskError> {
-    serde_json::to_string(value)
-        .map_err(|e| TaskError::InvalidInput(format!("cannot store the value as JSON: {e}")))
-}
-
-/// A u64 duration, already clamped by task-core, as an INTEGER.
-pub(crate) fn ms(value: Option<u64>) -> Option<i64> {
-    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
-}
+/// A value as stored in a JSON column.
+pub(crate) use task_store_sql::rows::to_json;
 
 #[cfg(test)]
 mod plans {
@@ -148,7 +41,7 @@ mod plans {
     use super::*;
     use crate::schema::{MIGRATIONS, migrate};
     use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::{AssertSqlSafe, ConnectOptions, SqliteConnection};
+    use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqliteConnection};
 
     async fn plan(conn: &mut SqliteConnection, sql: &'static str, args: usize) -> String {
         let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
