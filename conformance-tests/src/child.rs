@@ -377,3 +377,65 @@ where
     let (record, ()) = tokio::join!(waiting, go);
     record.expect("the wait")
 }
+
+/// Expands into one test per shared scenario, named after it: `a_waiter_in_another_process_wakes`
+/// ([`WAIT`]), `a_worker_in_another_process_wakes_this_waiter` ([`COMPLETE`]) and
+/// `a_worker_wakes_on_answers_and_cancel_requests_from_another_process` ([`ANSWER`]). Each runs
+/// on a multi-threaded runtime; in the child (where the variable named by `role_var` is set) it
+/// awaits `child(&role)`, which calls [`act_in_scenario`], and in the parent
+/// `parent(test_name, role)`, which calls [`scenario`] on a store the child can open too. The
+/// calling crate needs tokio with the `macros` and `rt-multi-thread` features.
+///
+/// ```no_run
+/// use conformance_tests::child;
+/// use std::time::Duration;
+/// use task_core::Scope;
+///
+/// const ROLE: &str = "MY_STORE_CHILD_ROLE";
+/// const HANG: Duration = Duration::from_secs(60);
+/// # async fn open() -> task_store_memory::MemoryTaskStore { unimplemented!() }
+///
+/// async fn in_child(role: &str) {
+///     let store = open().await;
+///     assert!(child::act_in_scenario(role, &store, &Scope::owner("alice"), HANG).await);
+/// }
+///
+/// async fn in_parent(test: &str, role: &str) {
+///     let store = open().await;
+///     child::scenario(&store, test, (ROLE, role), &[], "alice", HANG).await;
+/// }
+///
+/// conformance_tests::cross_process_scenarios!(ROLE, in_child, in_parent);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! cross_process_scenarios {
+    ($role_var:expr, $child:path, $parent:path $(,)?) => {
+        $crate::cross_process_scenarios! {
+            @test $role_var, $child, $parent, WAIT,
+            /// A waiter in another process wakes when this one completes the task.
+            a_waiter_in_another_process_wakes
+        }
+        $crate::cross_process_scenarios! {
+            @test $role_var, $child, $parent, COMPLETE,
+            /// A waiter here wakes when a worker in another process completes the task.
+            a_worker_in_another_process_wakes_this_waiter
+        }
+        $crate::cross_process_scenarios! {
+            @test $role_var, $child, $parent, ANSWER,
+            /// A worker waiting for its input answer, and then for a cancel request, is woken
+            /// by both, written by another process.
+            a_worker_wakes_on_answers_and_cancel_requests_from_another_process
+        }
+    };
+    (@test $role_var:expr, $child:path, $parent:path, $role:ident, $(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            if let Ok(role) = ::std::env::var($role_var) {
+                return $child(&role).await;
+            }
+            $parent(stringify!($name), $crate::child::$role).await;
+        }
+    };
+}

@@ -39,36 +39,4 @@ async fn shared_scenario(test: &str, role: &str) {
     child::scenario(&store, test, (ROLE, role), &vars, "alice", HANG).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_waiter_in_another_process_wakes() {
-    if let Ok(role) = std::env::var(ROLE) {
-        return child(&role).await;
-    }
-    shared_scenario("a_waiter_in_another_process_wakes", child::WAIT).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_in_another_process_wakes_this_waiter() {
-    if let Ok(role) = std::env::var(ROLE) {
-        return child(&role).await;
-    }
-    shared_scenario(
-        "a_worker_in_another_process_wakes_this_waiter",
-        child::COMPLETE,
-    )
-    .await;
-}
-
-/// A worker waiting for its input answer, and then for a cancel request, is woken by both,
-/// written by another process.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
-    if let Ok(role) = std::env::var(ROLE) {
-        return child(&role).await;
-    }
-    shared_scenario(
-        "a_worker_wakes_on_answers_and_cancel_requests_from_another_process",
-        child::ANSWER,
-    )
-    .await;
-}
+conformance_tests::cross_process_scenarios!(ROLE, child, shared_scenario);
