@@ -232,12 +232,25 @@ impl<S: TaskStore + ?Sized> UpdateSource for Waiter<'_, S> {
 
     async fn read(&mut self, woken: bool) -> Result<Task, TaskError> {
         // A write through this store leaves the task it wrote: no need to read it back.
-        match woken
-            .then(|| self.watch.written(self.scope, self.seen))
-            .flatten()
-        {
-            Some(task) => Ok(task),
-            None => self.store.get(self.scope, self.task_id).await,
+        if woken && let Some(task) = self.watch.written(self.scope, self.seen) {
+            return Ok(task);
+        }
+        // Under load a read mostly waits for a connection: a write through this store
+        // meanwhile leaves its task, and the waiter takes that rather than wait on.
+        let read = self.store.get(self.scope, self.task_id);
+        tokio::pin!(read);
+        loop {
+            let notified = self.watch.notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(task) = self.watch.written(self.scope, self.seen) {
+                return Ok(task);
+            }
+            tokio::select! {
+                biased;
+                read = &mut read => return read,
+                () = notified => {}
+            }
         }
     }
 
@@ -297,6 +310,86 @@ mod tests {
     fn is_ready<F: Future>(future: Pin<&mut F>) -> bool {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         future.poll(&mut cx).is_ready()
+    }
+
+    /// A store whose reads never finish: what a waiter's read looks like while it waits
+    /// for a connection.
+    #[derive(Debug, Default)]
+    struct Stalled(crate::StoreConfig);
+
+    #[async_trait::async_trait]
+    impl TaskStore for Stalled {
+        fn config(&self) -> &crate::StoreConfig {
+            &self.0
+        }
+        async fn create(&self, _: crate::NewTask) -> Result<Task, TaskError> {
+            unimplemented!()
+        }
+        async fn get(&self, _: &Scope, _: &str) -> Result<Task, TaskError> {
+            std::future::pending().await
+        }
+        async fn get_record(&self, _: &Scope, _: &str) -> Result<crate::TaskRecord, TaskError> {
+            unimplemented!()
+        }
+        async fn get_result(
+            &self,
+            _: &Scope,
+            _: &str,
+        ) -> Result<Option<crate::TaskOutcome>, TaskError> {
+            unimplemented!()
+        }
+        async fn update(
+            &self,
+            _: &Scope,
+            _: &str,
+            _: crate::TaskChange,
+        ) -> Result<Task, TaskError> {
+            unimplemented!()
+        }
+        async fn list(
+            &self,
+            _: &Scope,
+            _: crate::PageRequest,
+        ) -> Result<crate::TaskPage, TaskError> {
+            unimplemented!()
+        }
+        async fn delete(&self, _: &Scope, _: &str) -> Result<bool, TaskError> {
+            unimplemented!()
+        }
+        async fn wait_for_update(
+            &self,
+            _: &Scope,
+            _: &str,
+            _: DateTime<Utc>,
+            _: Option<Duration>,
+        ) -> Result<Task, TaskError> {
+            unimplemented!()
+        }
+        async fn notify_update(&self, _: &str) -> Result<(), TaskError> {
+            unimplemented!()
+        }
+        async fn purge_expired(&self) -> Result<u64, TaskError> {
+            unimplemented!()
+        }
+        async fn recover_stuck(&self, _: Duration, _: &str) -> Result<u64, TaskError> {
+            unimplemented!()
+        }
+    }
+
+    #[test]
+    fn a_write_during_the_read_ends_the_wait_without_it() {
+        let waiters = Arc::new(Waiters::default());
+        let store = Stalled::default();
+        let mut wait = Box::pin(waiters.wait(&store, &Scope::All, "t 1", at(5), None));
+        assert!(!is_ready(wait.as_mut()), "the read is under way");
+        waiters.wake_with(&task(4), None);
+        assert!(!is_ready(wait.as_mut()), "an older version than seen");
+        waiters.wake_with(&task(10), None);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match wait.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Ok(woken)) => assert_eq!(woken, task(10)),
+            other => panic!("the wait did not end with the written task: {other:?}"),
+        }
     }
 
     #[test]
