@@ -43,12 +43,13 @@
 //!   process on the same schema wake them through `LISTEN`/`NOTIFY` on the channel
 //!   `task_store.<schema>`, with payloads of the task id and its new version only. The
 //!   notification is sent once the change has committed, not by the writing statement
-//!   (PostgreSQL serialises the commits of transactions that notify): one sender per store
-//!   sends those of concurrent writes together, and a write returns only once its
-//!   notification was sent. A notification can still be lost (the writing process dies
-//!   between its commit and the notification, or the listening connection is down): every
-//!   2 s each store reads the versions of the tasks it has waiters for, in one statement, and
-//!   wakes those whose task moved, so such a change ends a wait within about 2 s. When the
+//!   (PostgreSQL serialises the commits of transactions that notify): a write queues its
+//!   notification and returns, and one sender per store sends at once those of concurrent
+//!   writes together; closing the store sends what is queued first. A notification can still
+//!   be lost (the writing process dies between its commit and the notification, or the
+//!   listening connection is down): every 2 s each store reads the versions of the tasks it
+//!   has waiters for, in one statement, and wakes those whose task moved, so such a change
+//!   ends a wait within about 2 s. When the
 //!   listening connection comes back, every waiter reads its task afresh at once.
 //!   A wait under way rides out a server restart: a read that fails with a retryable error
 //!   meanwhile does not end it, and the waiter reads again when the listener is back (or

@@ -165,9 +165,11 @@ impl PostgresTaskStore {
             listener,
         );
         background.push(tokio::spawn(listening).abort_handle());
+        // Not aborted with the store: it ends by itself once the announcements queued before
+        // the store was dropped were sent.
         let (notifier, sending) =
             wake::Notifier::new(notifier_pool.clone(), channel.clone(), within);
-        background.push(tokio::spawn(sending).abort_handle());
+        tokio::spawn(sending);
         let polling = wake::poll(pool.clone(), waiters.clone(), within);
         background.push(tokio::spawn(polling).abort_handle());
         if let Some(every) = options.sweep_interval {
@@ -237,6 +239,9 @@ impl PostgresTaskStore {
     /// Stops the background tasks and closes every connection. Calls on this store (and its
     /// clones) fail afterwards.
     pub async fn close(&self) {
+        // The announcements of the writes made so far go out first.
+        let _ = tokio::time::timeout(self.inner.options.call_timeout, self.inner.notifier.flush())
+            .await;
         for task in &self.inner.background {
             task.abort();
         }
@@ -245,11 +250,12 @@ impl PostgresTaskStore {
         self.inner.pool.close().await;
     }
 
-    /// Announces committed changes to the waiters of every store on the schema; returns once
-    /// they were sent. A change whose announcement failed has committed all the same, so the
-    /// call that made it succeeds: waiters elsewhere see it within [`wake::MISSED_POLL`].
-    async fn announce(&self, payloads: Vec<String>) {
-        self.inner.notifier.announce(payloads).await;
+    /// Queues the announcements of committed changes for the waiters of every store on the
+    /// schema, sent at once by the notifier. A change whose announcement fails has committed
+    /// all the same, so the call that made it succeeds: waiters elsewhere see it within
+    /// [`wake::MISSED_POLL`].
+    fn announce(&self, payloads: Vec<String>) {
+        self.inner.notifier.announce(payloads);
     }
 
     /// Runs `call` within the call timeout.
@@ -418,7 +424,7 @@ impl RecordWriter for PostgresTaskStore {
         };
         let (task, owner) = rows::task_and_owner(row).map_err(bad_row)?;
         self.inner.waiters.wake_with(&task, owner);
-        self.announce(vec![changed(&task)]).await;
+        self.announce(vec![changed(&task)]);
         Ok(true)
     }
 }
@@ -567,7 +573,7 @@ impl TaskStore for PostgresTaskStore {
             };
             let (task, owner) = rows::task_and_owner(row).map_err(bad_row)?;
             self.inner.waiters.wake_with(&task, owner);
-            self.announce(vec![changed(&task)]).await;
+            self.announce(vec![changed(&task)]);
             return Ok(task);
         }
         Err(backend::contended(crate::error::BACKEND, task_id))
@@ -598,7 +604,7 @@ impl TaskStore for PostgresTaskStore {
         let deleted = !rows.is_empty();
         if deleted {
             self.inner.waiters.wake_deleted(task_id);
-            self.announce(vec![format!("gone {task_id}")]).await;
+            self.announce(vec![format!("gone {task_id}")]);
         }
         Ok(deleted)
     }
@@ -666,7 +672,7 @@ impl TaskStore for PostgresTaskStore {
                 }
             }
         }
-        self.announce(announced).await;
+        self.announce(announced);
         Ok(rows.len() as u64)
     }
 }

@@ -9,9 +9,9 @@
 //! `"<version> <task id>"` for a change (the version is the new `lastUpdatedAt` in ms),
 //! `"gone <task id>"` for a deletion. The write itself sends no notification: PostgreSQL
 //! serialises the commits of transactions that notify (a lock held across the commit's flush),
-//! which would take group commit away from concurrent writes. Instead one [`Notifier`] per
-//! store, on a connection of its own, sends what the writes that finished meanwhile announce,
-//! in one short transaction; a write returns only once its announcement was sent.
+//! which would take group commit away from concurrent writes. Instead a write queues its
+//! announcement and returns, and one [`Notifier`] per store, on a connection of its own, sends
+//! at once whatever was queued while it sent the last batch, in one short transaction.
 //!
 //! One listener per store, on a connection of its own, wakes the waiters of the task named.
 //! A version this store wrote itself already woke its waiters when the write returned, so its
@@ -76,8 +76,8 @@ pub(crate) async fn connect(pool: &PgPool, channel: &str) -> Result<PgListener, 
     Ok(listener)
 }
 
-/// Announcements waiting to be sent, each with whoever waits for it.
-type Pending = (Vec<String>, oneshot::Sender<bool>);
+/// Announcements waiting to be sent, and whoever waits until they were.
+type Pending = (Vec<String>, Option<oneshot::Sender<()>>);
 
 /// Sends the announcements of this store's writes, after they commit.
 #[derive(Debug)]
@@ -87,7 +87,8 @@ pub(crate) struct Notifier {
 
 impl Notifier {
     /// A notifier and the task that sends its announcements on `channel` through `pool` (a
-    /// pool of one connection of its own), each batch within `within`.
+    /// pool of one connection of its own), each batch within `within`. The task ends once the
+    /// notifier is dropped and everything queued before was sent.
     pub(crate) fn new(
         pool: PgPool,
         channel: String,
@@ -97,17 +98,23 @@ impl Notifier {
         (Notifier { queue }, send(pool, channel, within, pending))
     }
 
-    /// Announces `payloads`; returns once they were sent, `false` when that failed (the
-    /// waiters elsewhere then see the change within [`MISSED_POLL`]).
-    pub(crate) async fn announce(&self, payloads: Vec<String>) -> bool {
-        if payloads.is_empty() {
-            return true;
+    /// Queues `payloads` for the next batch and returns: the writer's own waiters were woken
+    /// already, and waiters elsewhere need no answer from it (an announcement that fails to
+    /// go out is made up for within [`MISSED_POLL`]).
+    pub(crate) fn announce(&self, payloads: Vec<String>) {
+        if !payloads.is_empty() {
+            // Only fails once the sending task is gone, when nobody is left to hear it.
+            let _ = self.queue.send((payloads, None));
         }
+    }
+
+    /// Returns once everything queued so far was sent, or failed to be.
+    pub(crate) async fn flush(&self) {
         let (sent, done) = oneshot::channel();
-        if self.queue.send((payloads, sent)).is_err() {
-            return false;
+        if self.queue.send((Vec::new(), Some(sent))).is_ok() {
+            // An error means the sending task is gone: nothing is left to send.
+            let _ = done.await;
         }
-        done.await.unwrap_or(false)
     }
 }
 
@@ -125,14 +132,19 @@ async fn send(
             .iter()
             .flat_map(|(payloads, _)| payloads.iter().map(String::as_str))
             .collect();
-        let sent = sqlx::query(sql::NOTIFY)
-            .bind(&channel)
-            .bind(&payloads)
-            .execute(&pool);
-        let sent = matches!(tokio::time::timeout(within, sent).await, Ok(Ok(_)));
-        for (_, done) in batch.drain(..) {
-            // A writer that gave up waiting needs no answer.
-            let _ = done.send(sent);
+        if !payloads.is_empty() {
+            let sent = sqlx::query(sql::NOTIFY)
+                .bind(&channel)
+                .bind(&payloads)
+                .execute(&pool);
+            // One that failed is made up for by the waiters' stores within MISSED_POLL.
+            let _ = tokio::time::timeout(within, sent).await;
+        }
+        for (_, flushed) in batch.drain(..) {
+            if let Some(flushed) = flushed {
+                // A caller that gave up waiting needs no answer.
+                let _ = flushed.send(());
+            }
         }
     }
 }
