@@ -105,6 +105,7 @@ async fn run(options: Options) -> Res<()> {
         results,
         root: root.clone(),
         python: None,
+        analyze: None,
     };
     for family in families {
         match family {
@@ -164,6 +165,8 @@ struct Bench<'a> {
     root: PathBuf,
     /// The Python interpreter for the MCP Python SDK, once looked for.
     python: Option<Result<PathBuf, String>>,
+    /// The scratch PostgreSQL database whose statistics are gathered after each fill.
+    analyze: Option<String>,
 }
 
 impl Bench<'_> {
@@ -307,6 +310,7 @@ impl Bench<'_> {
             scratch.version
         ));
         let url = scratch.url.clone();
+        self.analyze = Some(url.clone());
         let ours = |schema: &str| {
             PostgresOptions::default()
                 .with_schema(schema)
@@ -341,6 +345,7 @@ impl Bench<'_> {
             let manager = store.await.map(Manager::ours).map_err(Into::into);
             self.manager(family, Who::Ours, manager).await;
         }
+        self.analyze = None;
         if let Err(e) = scratch.drop_database().await {
             let note = format!("could not drop the scratch database: {e}");
             self.results.notes.push(note);
@@ -433,6 +438,14 @@ impl Bench<'_> {
                 return;
             }
         };
+        // A fill lands faster than autovacuum gathers statistics on a store in use: without
+        // them the planner takes every subject's keyset page for a few rows and sorts all the
+        // owner's tasks for each page, whoever the subject.
+        if let Some(url) = &self.analyze
+            && let Err(e) = postgres_scratch::analyze(url).await
+        {
+            eprintln!("[{} {size}] {name}: ANALYZE failed: {e}", family.title());
+        }
         if family == Family::Memory && !S::MANAGER {
             let per_task = (bytes - pool.own_bytes() as isize) as f64 / size as f64;
             self.results.footprints.push((family, size, who, per_task));

@@ -62,3 +62,11 @@ impl Scratch {
         Ok(())
     }
 }
+
+/// Gathers the planner's statistics of every table in the database at `url`.
+pub async fn analyze(url: &str) -> Res<()> {
+    let mut conn = PgConnection::connect(url).await?;
+    sqlx::query("ANALYZE").execute(&mut conn).await?;
+    let _ = conn.close().await;
+    Ok(())
+}
