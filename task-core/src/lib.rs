@@ -5,8 +5,8 @@
 //!
 //! | items | what they are |
 //! |---|---|
-//! | [`TaskStore`], [`TaskStoreExt`] (its `request_input`, `respond`, `request_cancel` and `wait_for_response` serve the tasks extension), [`Scope`], [`PageRequest`], [`TaskPage`], [`Capabilities`], [`StoreConfig`] | the store and its calls |
-//! | [`NewTask`], [`TaskChange`], [`TaskRecord`], [`TaskOutcome`], [`OriginRequest`], [`ProtocolRevision`] | what goes in and comes out |
+//! | [`TaskStore`], [`TaskStoreExt`] (its `request_input`, `respond`, `request_cancel`, `wait_for_answer` and `wait_for_response` serve the tasks extension), [`Scope`], [`PageRequest`], [`TaskPage`], [`Capabilities`], [`StoreConfig`] | the store and its calls |
+//! | [`NewTask`], [`TaskChange`], [`TaskRecord`], [`CurrentTask`], [`TaskOutcome`], [`OriginRequest`], [`ProtocolRevision`] | what goes in and comes out |
 //! | [`Task`], [`TaskStatus`], [`DetailedTask`] and the results in [`wire`] | protocol types, serde-exact |
 //! | [`TaskError`], [`LimitKind`], [`ErrorData`] and [`jsonrpc`] | errors and their JSON-RPC codes |
 //! | [`TaskContext`], [`task_execution`], [`cancel_task`], [`wait_for_result`], [`poll_until_terminal`], [`generate_task_id`] | running and following tasks |
@@ -35,7 +35,7 @@ pub use context::{TaskContext, task_execution};
 pub use error::{LimitKind, Retry, TaskError};
 pub use helpers::{cancel_task, generate_task_id, poll_until_terminal, wait_for_result};
 pub use jsonrpc::ErrorData;
-pub use record::{NewTask, OriginRequest, ProtocolRevision, TaskOutcome, TaskRecord};
+pub use record::{CurrentTask, NewTask, OriginRequest, ProtocolRevision, TaskOutcome, TaskRecord};
 pub use status::TaskChange;
 pub use store::{Capabilities, PageRequest, Scope, TaskPage, TaskStore, TaskStoreExt};
 pub use trace::TracedStore;

@@ -145,28 +145,7 @@ impl TaskRecord {
     /// its pending requests, `completed` with its raw result, `failed` with its JSON-RPC
     /// error.
     pub fn detailed(&self) -> DetailedTask {
-        let task = &self.task;
-        let (mut result, mut error) = (None, None);
-        if task.is_terminal() {
-            match &self.outcome {
-                Some(TaskOutcome::Result(map)) => result = Some(map.clone()),
-                Some(TaskOutcome::Error(data)) => error = Some(data.clone()),
-                None => {}
-            }
-        }
-        DetailedTask {
-            task_id: task.task_id.clone(),
-            status: task.status,
-            status_message: task.status_message.clone(),
-            created_at: task.created_at,
-            last_updated_at: task.last_updated_at,
-            ttl_ms: task.ttl,
-            poll_interval_ms: task.poll_interval,
-            input_requests: (task.status == TaskStatus::InputRequired)
-                .then(|| self.input_requests.clone()),
-            result,
-            error,
-        }
+        detailed(&self.task, self.outcome.as_ref(), &self.input_requests)
     }
 
     /// Whether `other`, a record fresh from [`crate::backend::create_task_state`], asks for the task
@@ -209,4 +188,83 @@ pub struct TaskRecord {
     /// Answers received for input requests, by key, for the worker to read; dropped when the
     /// task ends.
     pub input_responses: Map<String, Value>,
+}
+
+/// A task as the work waiting on it and `tasks/get` need it: its record without what only
+/// grows over the task's life (the input keys used, the answers already given, the original
+/// request). Read by [`TaskStore::get_current`](crate::TaskStore::get_current), whose cost
+/// then does not grow with the rounds of input a task went through.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentTask {
+    /// The protocol view of the task.
+    pub task: Task,
+    /// Whether a cancel was requested.
+    pub cancel_requested: bool,
+    /// The outcome, present exactly when the status is `completed` or `failed`.
+    pub outcome: Option<TaskOutcome>,
+    /// Pending input requests by key.
+    pub input_requests: Map<String, Value>,
+    /// The answer to the input request that was asked about, once it has one.
+    pub answer: Option<Value>,
+}
+
+impl CurrentTask {
+    /// The current part of `record`, with the answer to input request `answer_to` if any.
+    pub fn of(record: TaskRecord, answer_to: Option<&str>) -> Self {
+        let TaskRecord {
+            task,
+            cancel_requested,
+            outcome,
+            input_requests,
+            mut input_responses,
+            ..
+        } = record;
+        CurrentTask {
+            task,
+            cancel_requested,
+            outcome,
+            input_requests,
+            answer: answer_to.and_then(|key| input_responses.remove(key)),
+        }
+    }
+
+    /// Whether the work waiting for the answer may stop waiting: the answer came, a cancel
+    /// was requested, or the task ended.
+    pub fn settles_wait(&self) -> bool {
+        self.answer.is_some() || self.cancel_requested || self.task.is_terminal()
+    }
+
+    /// The task as the tasks extension shows it, as [`TaskRecord::detailed`].
+    pub fn detailed(&self) -> DetailedTask {
+        detailed(&self.task, self.outcome.as_ref(), &self.input_requests)
+    }
+}
+
+/// The extension's view: `input_required` with its pending requests, `completed` with its raw
+/// result, `failed` with its JSON-RPC error.
+fn detailed(
+    task: &Task,
+    outcome: Option<&TaskOutcome>,
+    input_requests: &Map<String, Value>,
+) -> DetailedTask {
+    let (mut result, mut error) = (None, None);
+    if task.is_terminal() {
+        match outcome {
+            Some(TaskOutcome::Result(map)) => result = Some(map.clone()),
+            Some(TaskOutcome::Error(data)) => error = Some(data.clone()),
+            None => {}
+        }
+    }
+    DetailedTask {
+        task_id: task.task_id.clone(),
+        status: task.status,
+        status_message: task.status_message.clone(),
+        created_at: task.created_at,
+        last_updated_at: task.last_updated_at,
+        ttl_ms: task.ttl,
+        poll_interval_ms: task.poll_interval,
+        input_requests: (task.status == TaskStatus::InputRequired).then(|| input_requests.clone()),
+        result,
+        error,
+    }
 }

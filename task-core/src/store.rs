@@ -3,7 +3,7 @@
 use crate::backend::validate;
 use crate::config::StoreConfig;
 use crate::error::TaskError;
-use crate::record::{NewTask, TaskOutcome, TaskRecord};
+use crate::record::{CurrentTask, NewTask, TaskOutcome, TaskRecord};
 use crate::status::TaskChange;
 use crate::wire::{Task, TaskStatus};
 use async_trait::async_trait;
@@ -167,6 +167,21 @@ pub trait TaskStore: Send + Sync + Debug + 'static {
 
     /// Reads a task's whole record: owner, outcome, flags and original request.
     async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError>;
+
+    /// Reads what a task's record holds now (see [`CurrentTask`]), with the answer to input
+    /// request `answer_to` if it has one: what the work waiting on the task and `tasks/get`
+    /// need. The default reads the whole record; a store that keeps the record's parts apart
+    /// answers without the input keys used and the answers given so far, which grow with
+    /// every round of input.
+    async fn get_current(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        answer_to: Option<&str>,
+    ) -> Result<CurrentTask, TaskError> {
+        let record = self.get_record(scope, task_id).await?;
+        Ok(CurrentTask::of(record, answer_to))
+    }
 
     /// Reads a task's outcome; `None` until it is `completed` or `failed`.
     async fn get_result(
@@ -350,6 +365,49 @@ pub trait TaskStoreExt: TaskStore {
                 None => None,
             };
             self.wait_for_update(scope, task_id, record.task.last_updated_at, remaining)
+                .await?;
+        }
+    }
+
+    /// For a worker: [`TaskStoreExt::wait_for_response`] through
+    /// [`TaskStore::get_current`], so each read costs the same however many inputs the task
+    /// was given before. Returns the task as it then is, with the answer in
+    /// [`CurrentTask::answer`] (`None` when a cancel was requested, the task ended or the
+    /// timeout passed).
+    ///
+    /// ```
+    /// # async fn worker(store: &dyn task_core::TaskStore, id: &str) -> Result<(), task_core::TaskError> {
+    /// use task_core::{Scope, TaskStoreExt};
+    /// let ask = serde_json::json!({"method": "elicitation/create", "params": {"message": "Name?"}});
+    /// let requests = serde_json::Map::from_iter([("name".to_owned(), ask)]);
+    /// store.request_input(&Scope::All, id, requests).await?;
+    /// match store.wait_for_answer(&Scope::All, id, "name", None).await?.answer {
+    ///     Some(answer) => println!("answered: {answer}"),
+    ///     None => println!("cancel requested, or the task ended"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn wait_for_answer(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        key: &str,
+        timeout: Option<Duration>,
+    ) -> Result<CurrentTask, TaskError> {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let current = self.get_current(scope, task_id, Some(key)).await?;
+            if current.settles_wait() {
+                return Ok(current);
+            }
+            let remaining = match deadline {
+                Some(d) => match d.checked_duration_since(tokio::time::Instant::now()) {
+                    Some(r) if !r.is_zero() => Some(r),
+                    _ => return Ok(current),
+                },
+                None => None,
+            };
+            self.wait_for_update(scope, task_id, current.task.last_updated_at, remaining)
                 .await?;
         }
     }

@@ -30,7 +30,7 @@
 
 use crate::config::StoreConfig;
 use crate::error::TaskError;
-use crate::record::{NewTask, TaskOutcome, TaskRecord};
+use crate::record::{CurrentTask, NewTask, TaskOutcome, TaskRecord};
 use crate::status::TaskChange;
 use crate::store::{Capabilities, PageRequest, Scope, TaskPage, TaskStore};
 use crate::wire::Task;
@@ -154,6 +154,17 @@ impl<S: TaskStore> TaskStore for TracedStore<S> {
     async fn get_record(&self, scope: &Scope, task_id: &str) -> Result<TaskRecord, TaskError> {
         let span = span("get_record", Some(task_id), scope.owner_name());
         traced(span, self.inner.get_record(scope, task_id), nothing).await
+    }
+
+    async fn get_current(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        answer_to: Option<&str>,
+    ) -> Result<CurrentTask, TaskError> {
+        let span = span("get_current", Some(task_id), scope.owner_name());
+        let get = self.inner.get_current(scope, task_id, answer_to);
+        traced(span, get, nothing).await
     }
 
     async fn get_result(

@@ -40,8 +40,8 @@ use task_core::backend::{
     stuck_cutoff, time, validate,
 };
 use task_core::{
-    Capabilities, LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError,
-    TaskOutcome, TaskPage, TaskRecord, TaskStore,
+    Capabilities, CurrentTask, LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task,
+    TaskChange, TaskError, TaskOutcome, TaskPage, TaskRecord, TaskStore,
 };
 use tokio::sync::Notify;
 
@@ -363,6 +363,27 @@ impl TaskStore for MemoryTaskStore {
         validate::access(scope, task_id)?;
         let state = self.read();
         Ok(state.entry(scope, task_id, &Now::lazy())?.record())
+    }
+
+    async fn get_current(
+        &self,
+        scope: &Scope,
+        task_id: &str,
+        answer_to: Option<&str>,
+    ) -> Result<CurrentTask, TaskError> {
+        validate::access(scope, task_id)?;
+        let state = self.read();
+        let entry = state.entry(scope, task_id, &Now::lazy())?;
+        // Copies only what is current: the keys used and the answers given grow with every
+        // round of input, and the work reads this each round.
+        let record = &entry.record;
+        Ok(CurrentTask {
+            task: entry.task(task_id),
+            cancel_requested: record.cancel_requested,
+            outcome: record.outcome.clone(),
+            input_requests: record.input_requests.clone(),
+            answer: answer_to.and_then(|key| record.input_responses.get(key).cloned()),
+        })
     }
 
     async fn get_result(

@@ -189,12 +189,12 @@ impl TaskManager {
     /// `tasks/get`: the task with its pending input requests, result or error, as the tasks
     /// extension shows it. An unknown task is an invalid-params error, as in rmcp.
     pub async fn get_task(&self, task_id: &str) -> Result<DetailedTask, McpError> {
-        let record = self
+        let current = self
             .store
-            .get_record(&self.scope, task_id)
+            .get_current(&self.scope, task_id, None)
             .await
             .map_err(|error| request_error(task_id, &error))?;
-        convert(&record.detailed())
+        convert(&current.detailed())
     }
 
     /// `tasks/update`: hands answers to the work waiting for them, wherever it runs. Keys that
@@ -362,13 +362,14 @@ impl TaskContext {
         let mut answers = InputResponses::new();
         for key in keys {
             // Answers stay in the record until the task ends, so a key answered while this
-            // waited on another is found at once.
+            // waited on another is found at once. The wait reads only that answer, not those
+            // of earlier rounds, so a round costs the same however many came before.
             let waited = self
                 .store
-                .wait_for_response(&Scope::All, &self.task_id, &key, None)
+                .wait_for_answer(&Scope::All, &self.task_id, &key, None)
                 .await;
-            let mut record = match waited {
-                Ok(record) => record,
+            let current = match waited {
+                Ok(current) => current,
                 Err(error) => {
                     if matches!(error, TaskError::NotFound { .. }) {
                         self.raise_cancel();
@@ -376,13 +377,10 @@ impl TaskContext {
                     return Err(exit_error(error));
                 }
             };
-            if record.cancel_requested || record.task.is_terminal() {
+            if current.cancel_requested || current.task.is_terminal() {
                 self.raise_cancel();
             }
-            let answer = record
-                .input_responses
-                .remove(&key)
-                .ok_or(TaskExit::Cancelled)?;
+            let answer = current.answer.ok_or(TaskExit::Cancelled)?;
             answers.insert(key, answer);
         }
         Ok(answers)
@@ -437,14 +435,14 @@ async fn watch_cancel(
     loop {
         // Never an error: this holds the sender.
         let _ = inputs.wait_for(|n| *n == 0).await;
-        let error = match store.get_record(&Scope::All, &task_id).await {
+        let error = match store.get_current(&Scope::All, &task_id, None).await {
             // Ended elsewhere (an immediate cancel, a recovery) or requested: stop the work.
-            Ok(record) if record.cancel_requested || record.task.is_terminal() => {
+            Ok(current) if current.cancel_requested || current.task.is_terminal() => {
                 flag.send_replace(true);
                 return;
             }
-            Ok(record) => {
-                let seen = record.task.last_updated_at;
+            Ok(current) => {
+                let seen = current.task.last_updated_at;
                 tokio::select! {
                     biased;
                     // The work waits for input: its wait watches now.

@@ -134,10 +134,10 @@
 pub mod url;
 
 pub use task_core::{
-    CancelTaskResult, Capabilities, CreateTaskResult, DetailedTask, ErrorData, GetTaskResult,
-    LimitKind, ListTasksResult, MODEL_IMMEDIATE_RESPONSE_META_KEY, NewTask, OriginRequest,
-    PageRequest, ProtocolRevision, RELATED_TASK_META_KEY, Retry, Scope, StoreConfig, Task,
-    TaskChange, TaskContext, TaskError, TaskMetadata, TaskOutcome, TaskPage, TaskRecord,
+    CancelTaskResult, Capabilities, CreateTaskResult, CurrentTask, DetailedTask, ErrorData,
+    GetTaskResult, LimitKind, ListTasksResult, MODEL_IMMEDIATE_RESPONSE_META_KEY, NewTask,
+    OriginRequest, PageRequest, ProtocolRevision, RELATED_TASK_META_KEY, Retry, Scope, StoreConfig,
+    Task, TaskChange, TaskContext, TaskError, TaskMetadata, TaskOutcome, TaskPage, TaskRecord,
     TaskStatus, TaskStore, TaskStoreExt, TracedStore, cancel_task, generate_task_id, jsonrpc,
     poll_until_terminal, task_execution, wait_for_result, wire,
 };

@@ -3,7 +3,7 @@ use crate::Verdict;
 use serde_json::json;
 use std::time::Duration;
 use task_core::jsonrpc::ErrorData;
-use task_core::{TaskOutcome, TaskRecord, TaskStoreExt};
+use task_core::{CurrentTask, TaskOutcome, TaskRecord, TaskStoreExt};
 use tokio::sync::Barrier;
 
 /// Longest a waiter may take to see a change before the case calls it lost.
@@ -215,6 +215,94 @@ pub async fn partial_answers_keep_the_rest_pending(factory: &dyn StoreFactory) -
         None,
         "a working task shows none"
     );
+    Ok(Verdict::Passed)
+}
+
+/// A task's current part (`get_current`) is its record without the keys used, the other
+/// answers and the original request, each part as the record holds it; another owner's scope
+/// sees no task. `wait_for_answer` finds an answer given before it waits, wakes for one given
+/// while it waits, and ends without one at a cancel request.
+pub async fn current_part_of_the_record(factory: &dyn StoreFactory) -> CaseResult {
+    let store = default_store(factory).await;
+    let new = NewTask::new()
+        .owned_by("alice")
+        .with_request("tools/call", json!({"name": "t"}));
+    let task = step!(store.create(new).await);
+    let id = task.task_id.clone();
+    let alice = Scope::owner("alice");
+    step!(
+        store
+            .request_input(&alice, &id, asks(&["a", ODD_KEY]))
+            .await
+    );
+    let first = json!({"action": "accept", "content": {"n": 1}});
+    step!(
+        store
+            .respond(&alice, &id, answers(&[("a", first.clone())]))
+            .await
+    );
+    step!(store.request_input(&alice, &id, asks(&["b"])).await);
+    let held = step!(record(store.as_ref(), &id).await);
+    for key in [None, Some("a"), Some(ODD_KEY), Some("b"), Some("never")] {
+        let current = step!(store.get_current(&alice, &id, key).await);
+        let expected = CurrentTask::of(held.clone(), key);
+        ensure_eq!(current, expected, "the current part, answer to {key:?}");
+    }
+    let current = step!(store.get_current(&Scope::All, &id, Some("a")).await);
+    ensure_eq!(current.answer, Some(first.clone()), "the answer");
+    ensure_eq!(current.input_requests, asks(&[ODD_KEY, "b"]), "pending");
+    ensure_eq!(current.detailed(), held.detailed(), "the extension's view");
+    let bob = store.get_current(&Scope::owner("bob"), &id, None).await;
+    ensure_err!(bob, TaskError::NotFound { .. }, "another owner's task");
+
+    let early = step!(
+        store
+            .wait_for_answer(&Scope::All, &id, "a", Some(HANG))
+            .await
+    );
+    ensure_eq!(early.answer, Some(first), "an answer given before the wait");
+    let worker = {
+        let (store, id) = (store.clone(), id.clone());
+        tokio::spawn(async move {
+            store
+                .wait_for_answer(&Scope::All, &id, "b", Some(HANG))
+                .await
+        })
+    };
+    step!(
+        store
+            .respond(&alice, &id, answers(&[("b", json!(2))]))
+            .await
+    );
+    let woke = step!(step!(worker.await));
+    ensure_eq!(
+        woke.answer,
+        Some(json!(2)),
+        "an answer given during the wait"
+    );
+
+    step!(store.request_input(&alice, &id, asks(&["c"])).await);
+    step!(store.request_cancel(&alice, &id).await);
+    let cancelled = step!(
+        store
+            .wait_for_answer(&Scope::All, &id, "c", Some(HANG))
+            .await
+    );
+    ensure!(
+        cancelled.cancel_requested && cancelled.answer.is_none(),
+        "a cancel request ends the wait without an answer"
+    );
+    let result = Map::from_iter([("content".to_owned(), json!([]))]);
+    step!(store.complete(&alice, &id, result.clone()).await);
+    let done = step!(store.get_current(&alice, &id, Some("a")).await);
+    ensure_eq!(
+        done.outcome,
+        Some(TaskOutcome::Result(result)),
+        "the outcome"
+    );
+    ensure_eq!(done.answer, None, "answers are dropped when the task ends");
+    let held = step!(record(store.as_ref(), &id).await);
+    ensure_eq!(done, CurrentTask::of(held, Some("a")), "the ended task");
     Ok(Verdict::Passed)
 }
 

@@ -68,6 +68,7 @@ macro_rules! for_each_case {
             extension::input_requests_park_the_task,
             extension::input_keys_never_reused,
             extension::partial_answers_keep_the_rest_pending,
+            extension::current_part_of_the_record,
             extension::answers_wake_the_worker,
             extension::input_payload_limit,
             extension::pending_input_blocks_working,
