@@ -87,6 +87,10 @@ pub struct RedisTaskStore {
     subscriber: Subscriber,
     /// [`CHANGEABLE`] as the update script takes it: `,working,input_required,`.
     changeable: String,
+    /// [`Keys::unfinished`] and [`Keys::unfinished_by_owner`], which every ending change
+    /// names: spelled once.
+    unfinished: String,
+    unfinished_by_owner: String,
     /// The background sweeper, aborted when the store is dropped.
     sweeper: Option<AbortHandle>,
 }
@@ -154,14 +158,17 @@ impl RedisTaskStore {
         config: StoreConfig,
         options: RedisOptions,
     ) -> RedisTaskStore {
+        let keys = Keys::new(&options.key_prefix);
         RedisTaskStore {
-            keys: Keys::new(&options.key_prefix),
             subscriber: Subscriber::new(
                 client.clone(),
                 options.connect_timeout,
                 options.response_timeout,
             ),
             changeable: format!(",{},", CHANGEABLE.map(TaskStatus::as_str).join(",")),
+            unfinished: keys.unfinished(),
+            unfinished_by_owner: keys.unfinished_by_owner(),
+            keys,
             connection,
             config,
             options,
@@ -215,12 +222,12 @@ impl RedisTaskStore {
     async fn invoke(
         &self,
         script: &Script,
-        keys: &[String],
+        keys: &[impl AsRef<str>],
         args: &[&[u8]],
     ) -> Result<Value, TaskError> {
         let mut invocation = script.prepare_invoke();
         for key in keys {
-            invocation.key(key);
+            invocation.key(key.as_ref());
         }
         for arg in args {
             invocation.arg(*arg);
@@ -252,16 +259,18 @@ impl RedisTaskStore {
         let before = before_ms.map(|ms| ms.to_string()).unwrap_or_default();
         let message = change.status_message.as_deref().unwrap_or_default();
         // Only a change that ends the task touches the sets of unfinished tasks, so only it
-        // names them and spells the owner for their entries.
-        let mut keys = vec![self.keys.task(task_id)];
-        let mut owner_hex = String::new();
+        // names them and spells its entries: the owner in hex and the member's tail (trusted
+        // access names no owner, and the script adds the task's).
+        let task_key = self.keys.task(task_id);
+        let mut keys = vec![task_key.as_str()];
+        let (mut owner_hex, mut tail) = (String::new(), String::new());
         if ends {
-            keys.push(self.keys.unfinished());
-            keys.push(self.keys.unfinished_by_owner());
+            keys.extend([self.unfinished.as_str(), &self.unfinished_by_owner]);
             owner_hex = scope.owner_name().map(keys::hex).unwrap_or_default();
+            tail = Member::tail(task_id, scope.owner_name());
         }
         let channel = self.keys.channel(task_id);
-        let args: [&[u8]; 12] = [
+        let args: [&[u8]; 13] = [
             scope.owner_name().unwrap_or_default().as_bytes(),
             channel.as_bytes(),
             self.changeable.as_bytes(),
@@ -282,6 +291,7 @@ impl RedisTaskStore {
             flag(ends),
             flag(needs_no_pending_input),
             owner_hex.as_bytes(),
+            tail.as_bytes(),
         ];
         let reply = self.invoke(&scripts::UPDATE, &keys, &args).await?;
         match applied(task_id, change, reply).map_err(error::unreadable_reply)? {

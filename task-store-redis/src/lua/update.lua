@@ -14,18 +14,23 @@
 --       9 apply only if last updated before this time (ms since the epoch), or '',
 --       10 '1' when the change ends the task: its pending input requests and unread answers
 --          go, 11 '1' to apply only while no input request is pending (a move to working)
---       12 for a change that ends the task, the caller's owner in hex (keys::hex), or ''
+--       12 for a change that ends the task, the caller's owner in hex (keys::hex), or '',
+--       13 for a change that ends the task, its index member after the creation time
+--          (keys::Member::tail: the id, a NUL, then the caller's owner), or ''
 -- Returns {'ok', status, message, createdMs, updatedMs, ttl, pollInterval}
 --       | {'missing'} | {'transition', status} | {'fresh'} | {'pending'}
 
--- Only an ending change reads what it needs to leave the sets of unfinished tasks: each field
--- asked for is a scan of the hash.
+-- Each field asked for is a scan of the hash, so a change reads only what it needs: pending
+-- input for a move to working, and what clears the task's input for an ending change. The
+-- index entries it leaves are built from the creation time, the ttl and the caller's tail.
 local ends = ARGV[10] == '1'
 local f
 if ends then
-  f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'inp', 'rsp', 'id', 'exp')
-else
+  f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'inp', 'rsp')
+elseif ARGV[11] == '1' then
   f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi', 'inp')
+else
+  f = redis.call('HMGET', KEYS[1], 'st', 'own', 'u', 'msg', 'c', 'ttl', 'pi')
 end
 local status = f[1]
 if not status or (ARGV[1] ~= '' and f[2] ~= ARGV[1]) then
@@ -76,12 +81,18 @@ if ends then
   if f[8] or f[9] then
     redis.call('HDEL', KEYS[1], 'inp', 'rsp')
   end
-  local member = string.format('%016x', tonumber(f[5])) .. f[10] .. '\0' .. (f[2] or '')
+  -- A scoped caller's owner is the task's, so the caller's tail and hex spelling are the
+  -- task's (spelled here, byte by byte, the hex cost a fifth of the script). Only trusted
+  -- access adds the owner here.
+  local member = string.format('%016x', tonumber(f[5])) .. ARGV[13]
+  if ARGV[1] == '' then
+    member = member .. (f[2] or '')
+  end
   redis.call('ZREM', KEYS[2], member)
   if f[2] then
-    local expiry = f[11] and string.format('%016x', tonumber(f[11])) or 'ffffffffffffffff'
-    -- A scoped caller's owner is the task's, and the caller spelled it in hex: spelled here,
-    -- byte by byte, it cost a fifth of the script. Only trusted access spells it here.
+    -- create.lua's expiry, created + ttl, as 16 hex digits.
+    local expiry = f[6] and string.format('%016x', tonumber(f[5]) + tonumber(f[6]))
+      or 'ffffffffffffffff'
     local hex = ARGV[12]
     if ARGV[1] == '' then
       hex = string.gsub(f[2], '.', function(c) return string.format('%02x', string.byte(c)) end)
