@@ -199,12 +199,11 @@ impl Bench<'_> {
             }
         }
         if self.wants(Who::Rmcp) {
-            self.manager(family, Who::Rmcp, Ok(Manager::rmcp())).await;
+            self.fresh_managers(family, Who::Rmcp, Manager::rmcp).await;
         }
         if self.wants(Who::Ours) {
-            let store = MemoryTaskStore::new(StoreConfig::default());
-            self.manager(family, Who::Ours, Ok(Manager::ours(store)))
-                .await;
+            let ours = || Manager::ours(MemoryTaskStore::new(StoreConfig::default()));
+            self.fresh_managers(family, Who::Ours, ours).await;
         }
     }
 
@@ -395,6 +394,19 @@ impl Bench<'_> {
         self.subject(family, cli::MANAGER_TASKS, who, manager).await;
     }
 
+    /// In-memory task managers, a fresh one holding [`cli::MANAGER_TASKS`] tasks for every
+    /// operation and concurrency: rmcp's manager scans every task it holds on each call, so
+    /// the tasks one operation leaves behind would weigh on the next.
+    async fn fresh_managers<S: Subject>(&mut self, family: Family, who: Who, open: impl Fn() -> S) {
+        for callers in self.options.callers.clone() {
+            for op in self.options.ops().into_iter().filter(|op| op.is_manager()) {
+                let only = Some((callers, op));
+                self.measure_subject(family, cli::MANAGER_TASKS, who, Ok(open()), only)
+                    .await;
+            }
+        }
+    }
+
     /// Fills one subject and measures every operation of its kind (a store's or a task
     /// manager's) at every concurrency.
     async fn subject<S: Subject>(
@@ -403,6 +415,19 @@ impl Bench<'_> {
         size: usize,
         who: Who,
         subject: Res<S>,
+    ) {
+        self.measure_subject(family, size, who, subject, None).await;
+    }
+
+    /// Fills one subject and measures its operations at every concurrency, or `only` one
+    /// operation at one concurrency.
+    async fn measure_subject<S: Subject>(
+        &mut self,
+        family: Family,
+        size: usize,
+        who: Who,
+        subject: Res<S>,
+        only: Option<(usize, Op)>,
     ) {
         let name = if S::MANAGER {
             format!("{} task manager", who.name(family))
@@ -465,6 +490,9 @@ impl Bench<'_> {
             .collect();
         for &callers in &self.options.callers {
             for &op in &ops {
+                if only.is_some_and(|only| only != (callers, op)) {
+                    continue;
+                }
                 let known = single.get(&op).copied();
                 let cell = workload::measure(&subject, &mut pool, op, callers, &plan, known).await;
                 if callers == 1
