@@ -247,27 +247,34 @@ async fn write_line(output: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> io:
     output.flush().await
 }
 
-/// Resolves on SIGINT or SIGTERM; never if they cannot be watched.
-pub(crate) async fn stop_signal() {
-    let interrupt = async {
+/// Resolves on SIGINT or SIGTERM; never if they cannot be watched. The signals are watched
+/// from this call on, not from the first poll, so one sent just after the server said it is
+/// ready still stops it gracefully.
+pub(crate) fn stop_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        let received = |watched: Option<Signal>| async move {
+            match watched {
+                Some(mut watched) => {
+                    watched.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        async move {
+            tokio::select! {
+                () = received(interrupt) => {}
+                () = received(terminate) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }

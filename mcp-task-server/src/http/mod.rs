@@ -125,6 +125,7 @@ impl Server {
                     self.tokens,
                     auth::authenticate,
                 ));
+        let stop = crate::stdio::stop_signal();
         let listener = match tokio::net::TcpListener::bind(&self.addr).await {
             Ok(listener) => listener,
             Err(error) => {
@@ -157,7 +158,7 @@ impl Server {
                     1
                 }
             },
-            () = crate::stdio::stop_signal() => {
+            () = stop => {
                 log!("stop signal received");
                 stopping.notify_one();
                 if tokio::time::timeout(STOP_GRACE, &mut server).await.is_err() {
