@@ -57,7 +57,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-use task_core::{Scope, TaskOutcome, TaskRecord, TaskStatus, TaskStore, TaskStoreExt};
+use task_core::{CurrentTask, Scope, TaskOutcome, TaskStatus, TaskStore, TaskStoreExt};
 
 /// The child's role in [`waiter_wakes`]: wait for the task to end, then report it.
 pub const WAIT: &str = "wait";
@@ -335,8 +335,11 @@ pub async fn worker_hears_answers<S>(
     assert_eq!(kid.next(within), "ready");
     let record = wait_then_go(store, &mut kid, scope, task_id, "name", within).await;
     assert_eq!(
-        record.input_responses["name"]["content"]["name"],
-        json!("Ada"),
+        record
+            .answer
+            .as_ref()
+            .map(|answer| &answer["content"]["name"]),
+        Some(&json!("Ada")),
         "the answer reached the worker"
     );
     assert_eq!(record.task.status, TaskStatus::Working);
@@ -364,11 +367,11 @@ async fn wait_then_go<S>(
     task_id: &str,
     key: &str,
     within: Duration,
-) -> TaskRecord
+) -> CurrentTask
 where
     S: TaskStore + ?Sized,
 {
-    let waiting = store.wait_for_response(scope, task_id, key, Some(within));
+    let waiting = store.wait_for_answer(scope, task_id, key, Some(within));
     // The wait is polled first, so it is under way before the child is told to go.
     let go = async {
         tokio::time::sleep(HEAD_START).await;

@@ -5,7 +5,7 @@
 //!
 //! | items | what they are |
 //! |---|---|
-//! | [`TaskStore`], [`TaskStoreExt`] (its `request_input`, `respond`, `request_cancel`, `wait_for_answer` and `wait_for_response` serve the tasks extension), [`Scope`], [`PageRequest`], [`TaskPage`], [`Capabilities`], [`StoreConfig`] | the store and its calls |
+//! | [`TaskStore`], [`TaskStoreExt`] (its `request_input`, `respond`, `request_cancel`, and `wait_for_answer` serve the tasks extension), [`Scope`], [`PageRequest`], [`TaskPage`], [`Capabilities`], [`StoreConfig`] | the store and its calls |
 //! | [`NewTask`], [`TaskChange`], [`TaskRecord`], [`CurrentTask`], [`TaskOutcome`], [`OriginRequest`], [`ProtocolRevision`] | what goes in and comes out |
 //! | [`Task`], [`TaskStatus`], [`DetailedTask`] and the results in [`wire`] | protocol types, serde-exact |
 //! | [`TaskError`], [`LimitKind`], [`ErrorData`] and [`jsonrpc`] | errors and their JSON-RPC codes |

@@ -323,53 +323,8 @@ pub trait TaskStoreExt: TaskStore {
     }
 
     /// For a worker: waits until input request `key` has an answer, a cancel is requested,
-    /// the task ends or the timeout passes, and returns the record as it then is; the answer
-    /// is in [`TaskRecord::input_responses`]. Woken by the store's wake-ups, so an answer
-    /// written by another process that shares the store ends the wait.
-    ///
-    /// ```
-    /// # async fn worker(store: &dyn task_core::TaskStore, id: &str) -> Result<(), task_core::TaskError> {
-    /// use serde_json::json;
-    /// use task_core::{Scope, TaskStoreExt};
-    /// let ask = json!({"method": "elicitation/create", "params": {"message": "Name?"}});
-    /// let requests = serde_json::Map::from_iter([("name".to_owned(), ask)]);
-    /// store.request_input(&Scope::All, id, requests).await?;
-    /// let record = store.wait_for_response(&Scope::All, id, "name", None).await?;
-    /// match record.input_responses.get("name") {
-    ///     Some(answer) => println!("answered: {answer}"),
-    ///     None => println!("cancel requested, or the task ended"),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    async fn wait_for_response(
-        &self,
-        scope: &Scope,
-        task_id: &str,
-        key: &str,
-        timeout: Option<Duration>,
-    ) -> Result<TaskRecord, TaskError> {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        loop {
-            let record = self.get_record(scope, task_id).await?;
-            let settled = record.input_responses.contains_key(key)
-                || record.cancel_requested
-                || record.task.is_terminal();
-            if settled {
-                return Ok(record);
-            }
-            let remaining = match deadline {
-                Some(d) => match d.checked_duration_since(tokio::time::Instant::now()) {
-                    Some(r) if !r.is_zero() => Some(r),
-                    _ => return Ok(record),
-                },
-                None => None,
-            };
-            self.wait_for_update(scope, task_id, record.task.last_updated_at, remaining)
-                .await?;
-        }
-    }
-
-    /// For a worker: [`TaskStoreExt::wait_for_response`] through
+    /// the task ends or the timeout passes. Woken by the store's wake-ups, so an answer
+    /// written by another process that shares the store ends the wait. Reads through
     /// [`TaskStore::get_current`], so each read costs the same however many inputs the task
     /// was given before. Returns the task as it then is, with the answer in
     /// [`CurrentTask::answer`] (`None` when a cancel was requested, the task ended or the

@@ -168,7 +168,7 @@ async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
     let wait_for = |key: &'static str| {
         let (store, id) = (store.clone(), task.task_id.clone());
         // No timeout of its own: only a wake-up ends it, and the hang guard fails the test.
-        let wait = async move { store.wait_for_response(&Scope::All, &id, key, None).await };
+        let wait = async move { store.wait_for_answer(&Scope::All, &id, key, None).await };
         tokio::spawn(tokio::time::timeout(HANG, wait))
     };
     let answered = wait_for("name");
@@ -179,8 +179,11 @@ async fn a_worker_wakes_on_answers_and_cancel_requests_from_another_process() {
     answerer.expect("ANSWERED");
     let record = answered.await.unwrap().expect("the worker hung").unwrap();
     assert_eq!(
-        record.input_responses["name"]["content"]["name"],
-        json!("Ada"),
+        record
+            .answer
+            .as_ref()
+            .map(|answer| &answer["content"]["name"]),
+        Some(&json!("Ada")),
         "the answer reached the worker"
     );
     assert_eq!(record.task.status, TaskStatus::Working);

@@ -317,7 +317,7 @@ pub async fn answers_wake_the_worker(factory: &dyn StoreFactory) -> CaseResult {
         let (store, id) = (store.clone(), id.clone());
         tokio::spawn(async move {
             store
-                .wait_for_response(&Scope::All, &id, "name", Some(HANG))
+                .wait_for_answer(&Scope::All, &id, "name", Some(HANG))
                 .await
         })
     };
@@ -345,7 +345,7 @@ pub async fn answers_wake_the_worker(factory: &dyn StoreFactory) -> CaseResult {
     );
     let woke = step!(step!(worker.await));
     ensure_eq!(
-        woke.input_responses.get("name"),
+        woke.answer.as_ref(),
         Some(&answer),
         "the worker got the answer"
     );
@@ -463,7 +463,7 @@ pub async fn cancel_request_leaves_the_end_to_the_worker(factory: &dyn StoreFact
             let (store, id) = (store.clone(), id.clone());
             tokio::spawn(async move {
                 store
-                    .wait_for_response(&Scope::All, &id, "a", Some(HANG))
+                    .wait_for_answer(&Scope::All, &id, "a", Some(HANG))
                     .await
             })
         };
