@@ -13,6 +13,8 @@
 //! - [`Retry::Never`]: anything else (a schema this build cannot use, a constraint, a bad row).
 
 use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 use task_core::{Retry, TaskError};
 use task_store_sql::{BadRow, SchemaTooNew};
 
@@ -47,10 +49,14 @@ pub enum PostgresError {
     },
     /// A call took longer than the store's call deadline.
     #[error("no answer from PostgreSQL within {0:?}")]
-    TimedOut(std::time::Duration),
-    /// Any other driver error.
+    TimedOut(Duration),
+    /// The store's batch writer stopped before it answered (the runtime that ran it shut
+    /// down); the write may or may not have committed.
+    #[error("the store's writer stopped before it answered")]
+    Stopped,
+    /// Any other driver error. Shared by the writes of one batch, which fail together.
     #[error("PostgreSQL: {0}")]
-    Driver(#[source] sqlx::Error),
+    Driver(#[source] Arc<sqlx::Error>),
 }
 
 impl PostgresError {
@@ -58,7 +64,7 @@ impl PostgresError {
     pub fn retry(&self) -> Retry {
         match self {
             PostgresError::Driver(error) => retry(error),
-            PostgresError::TimedOut(_) => Retry::OutcomeUnknown,
+            PostgresError::TimedOut(_) | PostgresError::Stopped => Retry::OutcomeUnknown,
             _ => Retry::Never,
         }
     }
@@ -123,7 +129,24 @@ fn never_connected(error: &io::Error) -> bool {
 
 /// Maps a driver error into a [`TaskError`].
 pub(crate) fn driver(error: sqlx::Error) -> TaskError {
-    PostgresError::Driver(error).into()
+    PostgresError::Driver(Arc::new(error)).into()
+}
+
+/// Whether the server refused a statement and rolled it back, so that nothing it wrote
+/// landed: a database error other than the server going away.
+pub(crate) fn rolled_back(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(_)) && retry(error) != Retry::OutcomeUnknown
+}
+
+/// Runs `call`, failing it with [`PostgresError::TimedOut`] after `within`.
+pub(crate) async fn deadline<T>(
+    within: Duration,
+    call: impl Future<Output = Result<T, TaskError>>,
+) -> Result<T, TaskError> {
+    match tokio::time::timeout(within, call).await {
+        Ok(done) => done,
+        Err(_) => Err(PostgresError::TimedOut(within).into()),
+    }
 }
 
 /// A row that does not decode into a task.

@@ -21,6 +21,12 @@
 //! - **Durability.** A create or update has been committed when it returns (with the server's
 //!   `synchronous_commit`, on by default, that means flushed to the server's write-ahead log),
 //!   so it survives the client being killed (`kill -9`) right after, and a server restart.
+//! - **Group commit.** Creates without limits and the changes one statement makes go out in
+//!   batches: those that concurrent callers make while a batch is under way share the next
+//!   statement (one array per column, `unnest`) and its commit, so they pay one round trip
+//!   and one write-ahead-log flush together. Each caller is answered once the batch has
+//!   committed, and each row is still decided alone. A lone caller's write runs the
+//!   single-row statement.
 //! - **Atomicity.** Every change is one compare-and-set statement, `UPDATE … WHERE status =
 //!   ANY (<changeable statuses>) RETURNING …`: status, message, outcome and `lastUpdatedAt`
 //!   change together or not at all, and of racing changes (cancel against complete, say)
@@ -72,6 +78,8 @@
 //! |---|---|
 //! | get, get_record, get_result, update, delete, create's id check | `Index Scan using tasks_pkey` |
 //! | create | `Insert`, conflict arbiter `tasks_pkey` |
+//! | concurrent updates, in one batch | `Nested Loop` of `Function Scan on change` (the arrays) and `Index Scan using tasks_pkey` |
+//! | concurrent creates, in one batch | `Insert` from `Function Scan on new` (the arrays), conflict arbiter `tasks_pkey` |
 //! | list, every owner | `Limit` over `Index Scan using tasks_by_creation`, `ROW(created_at, task_id) > ROW(…)` |
 //! | list, one owner | `Limit` over `Index Scan using tasks_by_owner`, `owner = … AND ROW(created_at, task_id) > ROW(…)` |
 //! | per-owner limit | `Index Only Scan using tasks_by_status`, stopping at the limit |
@@ -93,6 +101,7 @@
 //! increases strictly with every change when clocks disagree.
 #![warn(missing_docs)]
 
+mod batch;
 pub mod error;
 pub mod options;
 mod schema;

@@ -1,6 +1,10 @@
 //! How to open a store: the server's URL and the settings of [`PostgresOptions`].
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::Connection;
+use sqlx::pool::PoolConnectionMetadata;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 use task_core::TaskError;
@@ -34,6 +38,15 @@ const DRIVER_PARAMS: [&str; 13] = [
     "application_name",
     "options",
 ];
+
+/// Pings a connection that sat idle for [`IDLE_CHECK`] or more: `false` (a failed ping)
+/// makes the pool open another.
+fn check_idle(
+    conn: &mut PgConnection,
+    idle: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move { Ok(idle.idle_for < IDLE_CHECK || conn.ping().await.is_ok()) })
+}
 
 /// Longest schema name: the wake-up channel is `task_store.` and the schema, and channel
 /// names are at most 63 bytes.
@@ -90,7 +103,24 @@ impl Default for PostgresOptions {
     }
 }
 
+/// A pooled connection idle this long is checked with a ping before it is handed out.
+const IDLE_CHECK: Duration = Duration::from_millis(500);
+
 impl PostgresOptions {
+    /// The options of the store's connection pool: [`PostgresOptions::pool_size`]
+    /// connections, each taken within [`PostgresOptions::call_timeout`]. A connection in
+    /// steady use goes straight to its next statement; one idle for a second or more is
+    /// pinged first and replaced if the server has gone away meanwhile (a restart, say), so
+    /// a dead connection costs no call.
+    pub fn pool_options(&self) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.pool_size)
+            .min_connections(0)
+            .acquire_timeout(self.call_timeout)
+            .test_before_acquire(false)
+            .before_acquire(check_idle)
+    }
+
     /// Sets the schema.
     pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();

@@ -1,6 +1,7 @@
 //! [`PostgresTaskStore`]: the [`TaskStore`] implementation.
 
-use crate::error::{PostgresError, bad_row, driver};
+use crate::batch::{Batcher, Change, NewRow};
+use crate::error::{bad_row, deadline, driver};
 use crate::options::{self, PostgresOptions};
 use crate::schema::{MIGRATIONS, migrate};
 use crate::sql;
@@ -22,7 +23,7 @@ use task_core::{
     LimitKind, NewTask, PageRequest, Scope, StoreConfig, Task, TaskChange, TaskError, TaskOutcome,
     TaskPage, TaskRecord, TaskStatus, TaskStore,
 };
-use task_store_sql::{Insert, Recovery, check_limit, list_query, ms, rows, to_i64};
+use task_store_sql::{Insert, Recovery, check_limit, list_query, rows, to_i64};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -65,6 +66,10 @@ struct Inner {
     /// The notifier's own connection.
     notifier_pool: PgPool,
     notifier: wake::Notifier,
+    /// Creates without limits, run in batches.
+    inserts: Batcher<NewRow>,
+    /// Changes by the single statement, run in batches.
+    changes: Batcher<Change>,
     /// The wake-up channel: `task_store.` and the schema.
     channel: String,
     waiters: Arc<Waiters>,
@@ -116,11 +121,7 @@ impl PostgresTaskStore {
         let connect = connect.options([("search_path", options.schema.as_str())]);
         let shown_url = redact_url(url);
         let within = options.call_timeout;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.pool_size)
-            .min_connections(0)
-            .acquire_timeout(within)
-            .connect_lazy_with(connect.clone());
+        let pool = options.pool_options().connect_lazy_with(connect.clone());
         let listener_pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(within)
@@ -170,6 +171,11 @@ impl PostgresTaskStore {
         let (notifier, sending) =
             wake::Notifier::new(notifier_pool.clone(), channel.clone(), within);
         tokio::spawn(sending);
+        // Not aborted either: each ends once every write queued before the drop is answered.
+        let (inserts, inserting) = Batcher::new(pool.clone(), within);
+        tokio::spawn(inserting);
+        let (changes, changing) = Batcher::new(pool.clone(), within);
+        tokio::spawn(changing);
         let polling = wake::poll(pool.clone(), waiters.clone(), within);
         background.push(tokio::spawn(polling).abort_handle());
         if let Some(every) = options.sweep_interval {
@@ -186,6 +192,8 @@ impl PostgresTaskStore {
                 listener_pool,
                 notifier_pool,
                 notifier,
+                inserts,
+                changes,
                 channel,
                 waiters,
                 background,
@@ -229,6 +237,13 @@ impl PostgresTaskStore {
     /// The connection pool, for tools that run their own statements on the store's schema.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// How many creates and changes so far shared their statement and commit with others
+    /// (group commit); for tests.
+    #[doc(hidden)]
+    pub fn shared_writes(&self) -> u64 {
+        self.inner.inserts.shared() + self.inner.changes.shared()
     }
 
     /// The channel on which every change is announced (`task_store.` and the schema).
@@ -287,7 +302,8 @@ impl PostgresTaskStore {
     }
 }
 
-/// A new record, within the call timeout: the single upsert statement, or with limits a
+/// A new record, within the call timeout: the upsert statement (in one batch with the creates
+/// of concurrent callers, `batch.rs`), or with limits a
 /// transaction that takes the limit's advisory lock, checks the id and the limits, and inserts.
 impl Insert for PostgresTaskStore {
     async fn insert(&self, record: &TaskRecord) -> Result<bool, TaskError> {
@@ -299,30 +315,13 @@ impl PostgresTaskStore {
     /// [`Insert::insert`] without the deadline.
     async fn insert_now(&self, record: &TaskRecord) -> Result<bool, TaskError> {
         let config = &self.inner.config;
-        let task = &record.task;
-        let now = task.created_at.timestamp_millis();
-        let request = record.request.as_ref().map(sql::to_json).transpose()?;
-        let input_requests = sql::to_json(&record.input_requests)?;
-        let insert = sqlx::query(sql::INSERT)
-            .bind(&task.task_id)
-            .bind(&record.owner)
-            .bind(task.status.as_str())
-            .bind(task.status_message.as_deref().map(str::as_bytes))
-            .bind(now)
-            .bind(task.last_updated_at.timestamp_millis())
-            .bind(ms(task.ttl))
-            .bind(task.expires_at().map(|at| at.timestamp_millis()))
-            .bind(ms(task.poll_interval))
-            // The same bits as an i64, so every u64 round-trips.
-            .bind(record.requested_ttl.map(|ttl| ttl as i64))
-            .bind(record.revision.as_str())
-            .bind(request)
-            .bind(input_requests);
+        let row = NewRow::of(record)?;
         let per_owner = config.max_tasks_per_owner.zip(record.owner.as_deref());
         if config.max_tasks.is_none() && per_owner.is_none() {
-            let done = insert.execute(&self.inner.pool).await.map_err(driver)?;
-            return Ok(done.rows_affected() == 1);
+            return self.inner.inserts.write(row).await;
         }
+        let task = &record.task;
+        let now = task.created_at.timestamp_millis();
         let schema = &self.inner.options.schema;
         // One lock per store for a total limit, else one per owner: creates that could push
         // the same count over its limit take turns, others do not wait.
@@ -366,7 +365,7 @@ impl PostgresTaskStore {
                 .map_err(driver)?;
             check_limit(LimitKind::PerOwner, max, live)?;
         }
-        let done = insert.execute(&mut *tx).await.map_err(driver)?;
+        let done = row.query().execute(&mut *tx).await.map_err(driver)?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
@@ -436,17 +435,6 @@ fn changed(task: &Task) -> String {
         task.last_updated_at.timestamp_millis(),
         task.task_id
     )
-}
-
-/// Runs `call`, failing it with [`PostgresError::TimedOut`] after `within`.
-async fn deadline<T>(
-    within: Duration,
-    call: impl Future<Output = Result<T, TaskError>>,
-) -> Result<T, TaskError> {
-    match tokio::time::timeout(within, call).await {
-        Ok(done) => done,
-        Err(_) => Err(PostgresError::TimedOut(within).into()),
-    }
 }
 
 /// Deletes expired rows in short batches; returns how many. With `lock`, each batch first
@@ -545,33 +533,27 @@ impl TaskStore for PostgresTaskStore {
             return update_by_record(self, scope, task_id, &change).await;
         }
         let outcome = change.outcome.as_ref().map(sql::to_json).transpose()?;
-        let changeable = sql::changeable();
         for _ in 0..MAX_RECORD_ATTEMPTS {
-            // One statement, committed on its own; its wake-up is announced after the commit.
-            let rows = self
-                .within(async {
-                    sqlx::query(sql::UPDATE)
-                        .bind(task_id)
-                        .bind(&changeable)
-                        .bind(scope.owner_name())
-                        .bind(time::now().timestamp_millis())
-                        .bind(change.status.map(TaskStatus::as_str))
-                        .bind(change.status_message.as_deref().map(str::as_bytes))
-                        .bind(outcome.as_deref())
-                        .bind(change.cancel_requested)
-                        .bind(ends)
-                        .bind(needs_no_pending_input)
-                        .fetch_all(&self.inner.pool)
-                        .await
-                        .map_err(driver)
-                })
-                .await?;
-            let Some(row) = rows.first() else {
+            // One statement, committed on its own or with concurrent callers' changes; its
+            // wake-up is announced after the commit.
+            let write = Change {
+                task_id: task_id.to_owned(),
+                owner: scope.owner_name().map(str::to_owned),
+                now: time::now().timestamp_millis(),
+                status: change.status.map(TaskStatus::as_str),
+                status_message: change.status_message.clone().map(String::into_bytes),
+                outcome: outcome.clone(),
+                cancel_requested: change.cancel_requested,
+                ends,
+                needs_no_pending_input,
+            };
+            let row = self.within(self.inner.changes.write(write)).await?;
+            let Some(row) = row else {
                 // The decision was atomic; the record as it now is only names it.
                 backend::refusal(self, &change, scope, task_id).await?;
                 continue;
             };
-            let (task, owner) = rows::task_and_owner(row).map_err(bad_row)?;
+            let (task, owner) = rows::task_and_owner(&row).map_err(bad_row)?;
             self.inner.waiters.wake_with(&task, owner);
             self.announce(vec![changed(&task)]);
             return Ok(task);

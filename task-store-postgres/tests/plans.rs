@@ -65,6 +65,33 @@ fn arguments(name: &str) -> Binder {
                 .bind("[]")
                 .bind("{}")
         },
+        "insert_batch" => |q| {
+            q.bind(vec!["task-7", "task-new"])
+                .bind(vec![Some("owner-7"), None])
+                .bind(vec!["working", "working"])
+                .bind(vec![Option::<Vec<u8>>::None, None])
+                .bind(vec![1_i64, 1])
+                .bind(vec![1_i64, 1])
+                .bind(vec![Some(10_i64), None])
+                .bind(vec![Some(11_i64), None])
+                .bind(vec![Option::<i64>::None, None])
+                .bind(vec![Option::<i64>::None, None])
+                .bind(vec!["2025-11-25", "2025-11-25"])
+                .bind(vec![Option::<String>::None, None])
+                .bind(vec!["{}", "{}"])
+        },
+        "update_batch" => |q| {
+            q.bind(vec!["task-7", "task-8"])
+                .bind(vec![Some("owner-7"), None])
+                .bind(vec![1_i64, 1])
+                .bind(vec![Some("completed"), Some("cancelled")])
+                .bind(vec![Option::<Vec<u8>>::None, None])
+                .bind(vec![Some("{}"), None])
+                .bind(vec![false, false])
+                .bind(vec![true, true])
+                .bind(vec![false, false])
+                .bind(vec!["working", "input_required"])
+        },
         "delete" => |q| q.bind("task-7").bind(Some("owner-7")).bind(1_i64),
         "list_all" => |q| q.bind(1_i64).bind("task-7").bind(1_i64).bind(21_i64),
         "list_owner" => |q| {
@@ -101,8 +128,9 @@ fn arguments(name: &str) -> Binder {
 /// The index each statement must use, or `None` for statements that read no table.
 fn expected(name: &str) -> Option<&'static str> {
     match name {
-        "insert" | "select_task" | "select_record" | "select_outcome" | "update"
-        | "update_record" | "delete" | "exists_live" | "select_versions" => Some("tasks_pkey"),
+        "insert" | "insert_batch" | "select_task" | "select_record" | "select_outcome"
+        | "update" | "update_batch" | "update_record" | "delete" | "exists_live"
+        | "select_versions" => Some("tasks_pkey"),
         "list_all" => Some("tasks_by_creation"),
         "list_owner" => Some("tasks_by_owner"),
         "count_live_owner" | "count_live_total" | "recover_stuck" => Some("tasks_by_status"),

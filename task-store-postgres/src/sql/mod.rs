@@ -8,10 +8,12 @@
 use task_core::backend::CHANGEABLE;
 
 pub(crate) const INSERT: &str = include_str!("insert.sql");
+pub(crate) const INSERT_BATCH: &str = include_str!("insert_batch.sql");
 pub(crate) const SELECT_TASK: &str = include_str!("select_task.sql");
 pub(crate) const SELECT_RECORD: &str = include_str!("select_record.sql");
 pub(crate) const SELECT_OUTCOME: &str = include_str!("select_outcome.sql");
 pub(crate) const UPDATE: &str = include_str!("update.sql");
+pub(crate) const UPDATE_BATCH: &str = include_str!("update_batch.sql");
 pub(crate) const UPDATE_RECORD: &str = include_str!("update_record.sql");
 pub(crate) const DELETE: &str = include_str!("delete.sql");
 pub(crate) const LIST_ALL: &str = include_str!("list_all.sql");
@@ -28,12 +30,14 @@ pub(crate) const SELECT_VERSIONS: &str = include_str!("select_versions.sql");
 
 /// Every statement with its name, for the plan tests.
 #[doc(hidden)]
-pub const STATEMENTS: [(&str, &str); 18] = [
+pub const STATEMENTS: [(&str, &str); 20] = [
     ("insert", INSERT),
+    ("insert_batch", INSERT_BATCH),
     ("select_task", SELECT_TASK),
     ("select_record", SELECT_RECORD),
     ("select_outcome", SELECT_OUTCOME),
     ("update", UPDATE),
+    ("update_batch", UPDATE_BATCH),
     ("update_record", UPDATE_RECORD),
     ("delete", DELETE),
     ("list_all", LIST_ALL),

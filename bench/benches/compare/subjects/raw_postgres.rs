@@ -1,31 +1,29 @@
 //! The PostgreSQL limit: raw sqlx single statements ([`RawSql`]) in a schema made by our
-//! PostgreSQL store, with its connection settings and pool size; no wake-up notification. A
+//! PostgreSQL store, with its connection settings and pool options (size, and no ping before
+//! a connection in steady use is handed out); no wake-up notification. A
 //! fill is one `INSERT … SELECT … unnest`, a removal one `DELETE … = ANY`.
 
 use super::raw_sql::{RawDb, RawSql, now_ms};
 use crate::workload::{OWNER, Res, TTL_MS};
 use sqlx::Postgres;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use task_core::StoreConfig;
 use task_store_postgres::{PostgresOptions, PostgresTaskStore};
 
 pub type RawPostgres = RawSql<Postgres>;
 
 impl RawPostgres {
-    /// Lets our store create `schema` in the database at `url`, then opens a pool of the
-    /// store's size on it with the same connection options.
+    /// Lets our store create `schema` in the database at `url`, then opens a pool on it with
+    /// the store's pool and connection options.
     pub async fn open(url: &str, schema: &str) -> Res<Self> {
         let options = PostgresOptions::default()
             .with_schema(schema)
             .with_sweep_interval(None);
         let store = PostgresTaskStore::open_with(url, StoreConfig::default(), options).await?;
         let connect = store.connect_options().clone();
-        let size = store.options().pool_size;
+        let pool_options = store.options().pool_options();
         store.close().await;
-        let pool = PgPoolOptions::new()
-            .max_connections(size)
-            .connect_with(connect)
-            .await?;
+        let pool = pool_options.connect_with(connect).await?;
         RawSql::new(pool.clone(), pool)
     }
 }
