@@ -5,11 +5,13 @@
 //! every row is still its own compare-and-set, decided exactly as the single-row statement
 //! decides it.
 //!
-//! One [`Batcher`] per kind and store runs one batch at a time: the writes that arrive while
-//! a batch is under way go out in the next, up to [`MAX_BATCH`] of them with distinct task
-//! ids (a second write to one task waits for the next batch). A batch of one runs the
-//! single-row statement, so a lone caller pays nothing for the batching but a hand-over. A
-//! write whose caller gave up before its batch went out is dropped unsent.
+//! One [`Batcher`] per kind and store runs one write or batch at a time. A write that finds
+//! none under way runs at once, with the single-row statement, in its caller's task: a lone
+//! caller pays nothing for the batching. The writes that arrive while one is under way wait,
+//! and when it ends the batch task runs them together, up to [`MAX_BATCH`] of them and
+//! [`MAX_BATCH_BYTES`], with distinct task ids (a second write to one task waits for the next
+//! batch), and again until none wait. A write whose caller gave up before its batch went out
+//! is dropped unsent.
 //!
 //! A batch the server refused as a whole (a deadlock with another process's batch, say) was
 //! rolled back, so its writes run again one by one and each gets its own answer. Any other
@@ -24,16 +26,24 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use task_core::{TaskError, TaskRecord};
 use task_store_sql::ms;
 use task_store_sql::rows::to_json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::AbortHandle;
 
 /// Most writes in one statement.
 const MAX_BATCH: usize = 256;
+
+/// Most bytes of values in one statement (a lone write may be larger). sqlx 0.9.0 leaves
+/// Nagle's algorithm on (no `TCP_NODELAY`: launchbadge/sqlx#4335), so a statement larger than
+/// the socket's send buffer (16 KB at first on Linux) goes out in more than one write, and the
+/// last part then waits for the server's delayed ACK: 40 ms. Under this size a batch goes out
+/// in one write.
+const MAX_BATCH_BYTES: usize = 12 * 1024;
 
 /// A write that can share its statement with others of its kind.
 pub(crate) trait Write: Sized + Send + Sync + 'static {
@@ -42,6 +52,9 @@ pub(crate) trait Write: Sized + Send + Sync + 'static {
 
     /// The task it writes.
     fn task_id(&self) -> &str;
+
+    /// About how many bytes its values take in a statement.
+    fn size(&self) -> usize;
 
     /// Runs this write alone, with the single-row statement.
     fn run_one(
@@ -58,29 +71,55 @@ pub(crate) trait Write: Sized + Send + Sync + 'static {
 }
 
 type Answer<W> = oneshot::Sender<Result<<W as Write>::Done, TaskError>>;
+type Waiting<W> = VecDeque<(W, Answer<W>)>;
 
-/// Hands writes of one kind to the task that runs them in batches.
-#[derive(Debug)]
+/// Runs the writes of one kind: a write that finds none under way runs at once in its
+/// caller's task; writes that arrive while one is under way wait, and the batch task runs them
+/// together when it ends.
 pub(crate) struct Batcher<W: Write> {
-    queue: mpsc::UnboundedSender<(W, Answer<W>)>,
+    state: Arc<Mutex<State<W>>>,
+    /// Wakes the batch task: writes are waiting and it is their turn.
+    turn: Arc<Notify>,
+    task: AbortHandle,
     pool: PgPool,
     /// Writes that went out in a batch of two or more.
     shared: Arc<AtomicU64>,
 }
 
+struct State<W: Write> {
+    /// A write or a batch is under way. While it is not, nothing waits.
+    busy: bool,
+    waiting: Waiting<W>,
+    /// The batcher was dropped: the task ends once nothing waits.
+    closed: bool,
+}
+
 impl<W: Write> Batcher<W> {
-    /// A batcher and the task that runs its batches through `pool`, each within `within`.
-    /// The task ends once the batcher is dropped and every write queued before was answered.
-    pub(crate) fn new(pool: PgPool, within: Duration) -> (Self, impl Future<Output = ()>) {
-        let (queue, arrivals) = mpsc::unbounded_channel();
+    /// A batcher whose batch task runs on the current runtime, each batch through `pool`
+    /// within `within`. The task ends once the batcher is dropped and nothing waits.
+    pub(crate) fn start(pool: PgPool, within: Duration) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            busy: false,
+            waiting: VecDeque::new(),
+            closed: false,
+        }));
+        let turn = Arc::new(Notify::new());
         let shared = Arc::new(AtomicU64::new(0));
-        let running = run(pool.clone(), within, arrivals, shared.clone());
-        let batcher = Batcher {
-            queue,
+        let running = run(
+            pool.clone(),
+            within,
+            state.clone(),
+            turn.clone(),
+            shared.clone(),
+        );
+        let task = tokio::spawn(running).abort_handle();
+        Batcher {
+            state,
+            turn,
+            task,
             pool,
             shared,
-        };
-        (batcher, running)
+        }
     }
 
     /// How many writes went out in a batch of two or more so far.
@@ -88,62 +127,112 @@ impl<W: Write> Batcher<W> {
         self.shared.load(Ordering::Relaxed)
     }
 
-    /// Runs `write` with whatever other writes are waiting, and returns its answer once the
-    /// batch has committed.
+    /// Runs `write`, alone or in the next batch, and returns its answer once it has
+    /// committed.
     pub(crate) async fn write(&self, write: W) -> Result<W::Done, TaskError> {
-        let (answer, answered) = oneshot::channel();
-        if let Err(mpsc::error::SendError((write, _))) = self.queue.send((write, answer)) {
-            // The batch task is gone (the runtime that ran it has shut down): run it here.
-            return write.run_one(&self.pool).await.map_err(driver);
+        let queued = {
+            let mut state = lock(&self.state);
+            // No batch task is left when the runtime that ran it has shut down.
+            let alive = !self.task.is_finished();
+            if state.busy && alive {
+                let (answer, answered) = oneshot::channel();
+                state.waiting.push_back((write, answer));
+                Ok(answered)
+            } else {
+                state.busy |= alive;
+                Err(write)
+            }
+        };
+        match queued {
+            Ok(answered) => answered
+                .await
+                .unwrap_or_else(|_| Err(PostgresError::Stopped.into())),
+            Err(write) => {
+                // Nothing was under way: this write goes now, from here.
+                let _turn = Turn(self);
+                write.run_one(&self.pool).await.map_err(driver)
+            }
         }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(PostgresError::Stopped.into()))
     }
 }
 
-/// The batch task: takes what has arrived, runs it as one batch, answers, and again.
+impl<W: Write> Drop for Batcher<W> {
+    fn drop(&mut self) {
+        lock(&self.state).closed = true;
+        self.turn.notify_one();
+    }
+}
+
+/// A write under way in its caller's task. When it ends, or its caller gives up on it, the
+/// writes that arrived meanwhile go to the batch task.
+struct Turn<'a, W: Write>(&'a Batcher<W>);
+
+impl<W: Write> Drop for Turn<'_, W> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0.state);
+        if state.waiting.is_empty() {
+            state.busy = false;
+        } else {
+            self.0.turn.notify_one();
+        }
+    }
+}
+
+/// The state, even if a thread panicked holding it (nothing here leaves it half-changed).
+fn lock<W: Write>(state: &Mutex<State<W>>) -> MutexGuard<'_, State<W>> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The batch task: whenever it is its turn, runs the waiting writes in batches until none
+/// wait.
 async fn run<W: Write>(
     pool: PgPool,
     within: Duration,
-    mut arrivals: mpsc::UnboundedReceiver<(W, Answer<W>)>,
+    state: Arc<Mutex<State<W>>>,
+    turn: Arc<Notify>,
     shared: Arc<AtomicU64>,
 ) {
-    let mut waiting = VecDeque::new();
-    let mut arrived = Vec::new();
     loop {
-        if waiting.is_empty() {
-            if arrivals.recv_many(&mut arrived, MAX_BATCH).await == 0 {
-                return;
+        turn.notified().await;
+        loop {
+            let batch = {
+                let mut state = lock(&state);
+                let batch = next_batch(&mut state.waiting);
+                if batch.is_empty() {
+                    if state.closed {
+                        return;
+                    }
+                    state.busy = false;
+                    break;
+                }
+                batch
+            };
+            if batch.len() > 1 {
+                shared.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
-        } else {
-            while let Ok(write) = arrivals.try_recv() {
-                arrived.push(write);
-            }
-        }
-        waiting.extend(arrived.drain(..));
-        let batch = next_batch(&mut waiting);
-        if batch.len() > 1 {
-            shared.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        }
-        if !batch.is_empty() {
             answer(&pool, within, batch).await;
         }
     }
 }
 
-/// Takes from `waiting` the next batch: up to [`MAX_BATCH`] writes to distinct tasks, in
-/// task-id order (so that batches lock their rows in one order), without the writes whose
-/// callers gave up.
-fn next_batch<W: Write>(waiting: &mut VecDeque<(W, Answer<W>)>) -> Vec<(W, Answer<W>)> {
+/// Takes from `waiting` the next batch: up to [`MAX_BATCH`] writes to distinct tasks and
+/// [`MAX_BATCH_BYTES`], in task-id order (so that batches lock their rows in one order),
+/// without the writes whose callers gave up.
+fn next_batch<W: Write>(waiting: &mut Waiting<W>) -> Vec<(W, Answer<W>)> {
     let mut batch = Vec::new();
     let mut ids = HashSet::new();
+    let mut bytes = 0;
     let mut later = VecDeque::new();
     for (write, answer) in waiting.drain(..) {
         if answer.is_closed() {
             continue;
         }
-        if batch.len() < MAX_BATCH && ids.insert(write.task_id().to_owned()) {
+        let fits = batch.is_empty()
+            || (batch.len() < MAX_BATCH && bytes + write.size() <= MAX_BATCH_BYTES);
+        // A write held back holds back the later writes to its task too.
+        let first_to_its_task = ids.insert(write.task_id().to_owned());
+        if fits && first_to_its_task {
+            bytes += write.size();
             batch.push((write, answer));
         } else {
             later.push_back((write, answer));
@@ -258,6 +347,16 @@ impl Write for NewRow {
         &self.task_id
     }
 
+    fn size(&self) -> usize {
+        let text = |value: &Option<String>| value.as_ref().map_or(0, String::len);
+        self.task_id.len()
+            + text(&self.owner)
+            + self.status_message.as_ref().map_or(0, Vec::len)
+            + text(&self.request)
+            + self.input_requests.len()
+            + 120
+    }
+
     async fn run_one(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
         Ok(self.query().execute(pool).await?.rows_affected() == 1)
     }
@@ -310,6 +409,14 @@ impl Write for Change {
         &self.task_id
     }
 
+    fn size(&self) -> usize {
+        self.task_id.len()
+            + self.owner.as_ref().map_or(0, String::len)
+            + self.status_message.as_ref().map_or(0, Vec::len)
+            + self.outcome.as_ref().map_or(0, String::len)
+            + 60
+    }
+
     async fn run_one(&self, pool: &PgPool) -> Result<Option<PgRow>, sqlx::Error> {
         sqlx::query(sql::UPDATE)
             .bind(&self.task_id)
@@ -357,14 +464,18 @@ fn column<'a, W, T>(writes: &'a [W], get: impl Fn(&'a W) -> T) -> Vec<T> {
 mod tests {
     use super::*;
 
-    /// A write that only has a task id.
-    struct Named(String);
+    /// A write that only has a task id and a size in KB.
+    struct Named(String, usize);
 
     impl Write for Named {
         type Done = ();
 
         fn task_id(&self) -> &str {
             &self.0
+        }
+
+        fn size(&self) -> usize {
+            self.1 * 1024
         }
 
         async fn run_one(&self, _: &PgPool) -> Result<(), sqlx::Error> {
@@ -376,19 +487,20 @@ mod tests {
         }
     }
 
-    type Waiting = VecDeque<(Named, Answer<Named>)>;
+    type Waiting = super::Waiting<Named>;
 
-    /// Queues writes to `ids`; returns the receivers of those whose callers still wait.
+    /// Queues writes of `(id, KB)`; returns the receivers of those whose callers still wait
+    /// (all but the writes to `gone`).
     fn queue(
         waiting: &mut Waiting,
-        ids: &[&str],
+        writes: &[(&str, usize)],
         gone: &str,
     ) -> Vec<oneshot::Receiver<Result<(), TaskError>>> {
         let mut callers = Vec::new();
-        for id in ids {
+        for &(id, kb) in writes {
             let (answer, answered) = oneshot::channel();
-            waiting.push_back((Named(id.to_string()), answer));
-            if *id != gone {
+            waiting.push_back((Named(id.to_owned(), kb), answer));
+            if id != gone {
                 callers.push(answered);
             }
         }
@@ -402,7 +514,8 @@ mod tests {
     #[test]
     fn a_batch_takes_distinct_tasks_in_id_order_without_callers_that_left() {
         let mut waiting = Waiting::new();
-        let _callers = queue(&mut waiting, &["b", "a", "b", "gone", "c", "a"], "gone");
+        let writes = ["b", "a", "b", "gone", "c", "a"].map(|id| (id, 0));
+        let _callers = queue(&mut waiting, &writes, "gone");
         let first = next_batch(&mut waiting);
         assert_eq!(ids(&first), ["a", "b", "c"]);
         let second = next_batch(&mut waiting);
@@ -415,11 +528,29 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_holds_at_most_max_batch_bytes_but_a_large_write_goes_alone() {
+        let mut waiting = Waiting::new();
+        let writes = [("a", 5), ("b", 4), ("c", 13), ("d", 1), ("c", 0)];
+        let _callers = queue(&mut waiting, &writes, "");
+        assert_eq!(ids(&next_batch(&mut waiting)), ["a", "b", "d"]);
+        assert_eq!(
+            ids(&next_batch(&mut waiting)),
+            ["c"],
+            "over the limit, it goes alone"
+        );
+        assert_eq!(
+            ids(&next_batch(&mut waiting)),
+            ["c"],
+            "and its task's next write waits"
+        );
+    }
+
+    #[test]
     fn a_batch_holds_at_most_max_batch_writes() {
         let mut waiting = Waiting::new();
         let names: Vec<String> = (0..MAX_BATCH + 10).map(|i| format!("{i:04}")).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let _callers = queue(&mut waiting, &names, "");
+        let writes: Vec<(&str, usize)> = names.iter().map(|id| (id.as_str(), 0)).collect();
+        let _callers = queue(&mut waiting, &writes, "");
         assert_eq!(next_batch(&mut waiting).len(), MAX_BATCH);
         assert_eq!(ids(&next_batch(&mut waiting)), &names[MAX_BATCH..]);
     }

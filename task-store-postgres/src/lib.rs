@@ -21,12 +21,12 @@
 //! - **Durability.** A create or update has been committed when it returns (with the server's
 //!   `synchronous_commit`, on by default, that means flushed to the server's write-ahead log),
 //!   so it survives the client being killed (`kill -9`) right after, and a server restart.
-//! - **Group commit.** Creates without limits and the changes one statement makes go out in
-//!   batches: those that concurrent callers make while a batch is under way share the next
+//! - **Group commit.** Creates without limits and the changes one statement makes run one at
+//!   a time per kind and store: a write that finds none under way runs at once, with the
+//!   single-row statement, and those that concurrent callers make meanwhile share the next
 //!   statement (one array per column, `unnest`) and its commit, so they pay one round trip
-//!   and one write-ahead-log flush together. Each caller is answered once the batch has
-//!   committed, and each row is still decided alone. A lone caller's write runs the
-//!   single-row statement.
+//!   and one write-ahead-log flush together. Each caller is answered once its statement has
+//!   committed, and each row is still decided alone.
 //! - **Atomicity.** Every change is one compare-and-set statement, `UPDATE … WHERE status =
 //!   ANY (<changeable statuses>) RETURNING …`: status, message, outcome and `lastUpdatedAt`
 //!   change together or not at all, and of racing changes (cancel against complete, say)

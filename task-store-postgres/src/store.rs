@@ -171,11 +171,9 @@ impl PostgresTaskStore {
         let (notifier, sending) =
             wake::Notifier::new(notifier_pool.clone(), channel.clone(), within);
         tokio::spawn(sending);
-        // Not aborted either: each ends once every write queued before the drop is answered.
-        let (inserts, inserting) = Batcher::new(pool.clone(), within);
-        tokio::spawn(inserting);
-        let (changes, changing) = Batcher::new(pool.clone(), within);
-        tokio::spawn(changing);
+        // Their batch tasks are not aborted either: each ends once nothing waits.
+        let inserts = Batcher::start(pool.clone(), within);
+        let changes = Batcher::start(pool.clone(), within);
         let polling = wake::poll(pool.clone(), waiters.clone(), within);
         background.push(tokio::spawn(polling).abort_handle());
         if let Some(every) = options.sweep_interval {

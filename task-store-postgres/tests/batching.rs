@@ -147,3 +147,40 @@ async fn concurrent_changes_share_commits_and_one_ending_wins_per_task() {
         tasks * 4
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_completes_each_keep_their_own_result() {
+    let scratch = Arc::new(Scratch::open(StoreConfig::default()).await);
+    let mut ids = Vec::new();
+    for _ in 0..CALLERS {
+        ids.push(scratch.create(NewTask::new()).await.unwrap().task_id);
+    }
+    let start = Arc::new(Barrier::new(CALLERS));
+    let completes: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (scratch, start, id) = (scratch.clone(), start.clone(), id.clone());
+            tokio::spawn(async move {
+                let mut result = serde_json::Map::new();
+                result.insert("caller".into(), i.into());
+                result.insert("padding".into(), "x".repeat(1024).into());
+                start.wait().await;
+                scratch.0.store.complete(&Scope::All, &id, result).await
+            })
+        })
+        .collect();
+    for complete in completes {
+        let task = complete.await.unwrap().unwrap();
+        assert_eq!(task.status, TaskStatus::Completed);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let outcome = scratch.get_result(&Scope::All, id).await.unwrap();
+        let text = serde_json::to_string(&outcome).unwrap();
+        assert!(text.contains(&format!("\"caller\":{i}")), "{id}: {text}");
+    }
+    assert!(
+        scratch.0.store.shared_writes() > 0,
+        "{CALLERS} concurrent completes never shared a commit"
+    );
+}
