@@ -39,6 +39,9 @@ const DRIVER_PARAMS: [&str; 13] = [
     "options",
 ];
 
+/// A pooled connection idle this long is checked with a ping before it is handed out.
+const IDLE_CHECK: Duration = Duration::from_millis(500);
+
 /// Pings a connection that sat idle for [`IDLE_CHECK`] or more: `false` (a failed ping)
 /// makes the pool open another.
 fn check_idle(
@@ -103,13 +106,10 @@ impl Default for PostgresOptions {
     }
 }
 
-/// A pooled connection idle this long is checked with a ping before it is handed out.
-const IDLE_CHECK: Duration = Duration::from_millis(500);
-
 impl PostgresOptions {
     /// The options of the store's connection pool: [`PostgresOptions::pool_size`]
     /// connections, each taken within [`PostgresOptions::call_timeout`]. A connection in
-    /// steady use goes straight to its next statement; one idle for a second or more is
+    /// steady use goes straight to its next statement; one idle for 500 ms or more is
     /// pinged first and replaced if the server has gone away meanwhile (a restart, say), so
     /// a dead connection costs no call.
     pub fn pool_options(&self) -> PgPoolOptions {

@@ -300,9 +300,9 @@ impl PostgresTaskStore {
     }
 }
 
-/// A new record, within the call timeout: the upsert statement (in one batch with the creates
-/// of concurrent callers, `batch.rs`), or with limits a
-/// transaction that takes the limit's advisory lock, checks the id and the limits, and inserts.
+/// A new record, within the call timeout: the upsert statement (alone, or in one statement with
+/// concurrent callers' creates: `batch.rs`), or with limits a transaction that takes the
+/// limit's advisory lock, checks the id and the limits, and inserts.
 impl Insert for PostgresTaskStore {
     async fn insert(&self, record: &TaskRecord) -> Result<bool, TaskError> {
         self.within(self.insert_now(record)).await

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use support::Scratch;
 use task_core::{NewTask, Scope, StoreConfig, TaskError, TaskStatus, TaskStore, TaskStoreExt};
@@ -11,25 +11,44 @@ use tokio::sync::Barrier;
 
 const CALLERS: usize = 64;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_creates_share_commits_and_each_is_stored() {
-    let scratch = Arc::new(Scratch::open(StoreConfig::default()).await);
-    let start = Arc::new(Barrier::new(CALLERS));
-    let creates: Vec<_> = (0..CALLERS)
+/// Runs `call(0)` to `call(n - 1)` in tasks of their own, released together; their results in
+/// that order.
+async fn all_at_once<T, F>(n: usize, call: impl Fn(usize) -> F) -> Vec<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let start = Arc::new(Barrier::new(n));
+    let calls: Vec<_> = (0..n)
         .map(|i| {
-            let (scratch, start) = (scratch.clone(), start.clone());
+            let (start, call) = (start.clone(), call(i));
             tokio::spawn(async move {
                 start.wait().await;
-                let new = NewTask::new()
-                    .owned_by(format!("owner-{}", i % 4))
-                    .with_message(format!("task {i}"));
-                scratch.0.store.create(new).await
+                call.await
             })
         })
         .collect();
+    let mut results = Vec::with_capacity(n);
+    for call in calls {
+        results.push(call.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_share_commits_and_each_is_stored() {
+    let scratch = Arc::new(Scratch::open(StoreConfig::default()).await);
+    let creates = all_at_once(CALLERS, |i| {
+        let scratch = scratch.clone();
+        let new = NewTask::new()
+            .owned_by(format!("owner-{}", i % 4))
+            .with_message(format!("task {i}"));
+        async move { scratch.0.store.create(new).await }
+    })
+    .await;
     let mut ids = HashSet::new();
-    for create in creates {
-        let task = create.await.unwrap().unwrap();
+    for created in creates {
+        let task = created.unwrap();
         let stored = scratch.get(&Scope::All, &task.task_id).await.unwrap();
         assert_eq!(stored, task, "stored as returned");
         ids.insert(task.task_id);
@@ -44,24 +63,19 @@ async fn concurrent_creates_share_commits_and_each_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_creates_of_one_id_store_it_once() {
     let scratch = Arc::new(Scratch::open(StoreConfig::default()).await);
-    let start = Arc::new(Barrier::new(CALLERS));
-    let creates: Vec<_> = (0..CALLERS)
-        .map(|i| {
-            let (scratch, start) = (scratch.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                // Pairs of callers create the same id for different owners.
-                let owner = format!("caller-{i}");
-                let new = NewTask::new()
-                    .with_id(format!("pair-{}", i / 2))
-                    .owned_by(&owner);
-                (owner, scratch.0.store.create(new).await)
-            })
-        })
-        .collect();
+    // Pairs of callers create the same id for different owners.
+    let creates = all_at_once(CALLERS, |i| {
+        let scratch = scratch.clone();
+        let owner = format!("caller-{i}");
+        let new = NewTask::new()
+            .with_id(format!("pair-{}", i / 2))
+            .owned_by(&owner);
+        async move { (owner, scratch.0.store.create(new).await) }
+    })
+    .await;
     let mut created = 0;
     for create in creates {
-        match create.await.unwrap() {
+        match create {
             (owner, Ok(task)) => {
                 created += 1;
                 let mine = Scope::owner(owner);
@@ -93,33 +107,28 @@ async fn concurrent_changes_share_commits_and_one_ending_wins_per_task() {
     }
     // Per task: its owner completes it, its owner cancels it, another owner tries to cancel
     // it, and everyone-scope moves it to input_required: four callers, all at once.
-    let start = Arc::new(Barrier::new(tasks * 4));
-    let mut calls = Vec::new();
-    for (i, task) in ids.iter().enumerate() {
-        for role in 0..4 {
-            let (scratch, start) = (scratch.clone(), start.clone());
-            let id = task.task_id.clone();
-            let owner = Scope::owner(format!("owner-{i}"));
-            let stranger = Scope::owner(format!("owner-{}", i + 1));
-            calls.push(tokio::spawn(async move {
-                start.wait().await;
-                let store = &scratch.0.store;
-                let result = match role {
-                    0 => store.complete(&owner, &id, serde_json::Map::new()).await,
-                    1 => store.cancel(&owner, &id).await,
-                    2 => store.cancel(&stranger, &id).await,
-                    _ => {
-                        let to = TaskStatus::InputRequired;
-                        store.set_status(&Scope::All, &id, to, Some("asked")).await
-                    }
-                };
-                (role, id, result)
-            }));
+    let calls = all_at_once(tasks * 4, |call| {
+        let (scratch, i, role) = (scratch.clone(), call / 4, call % 4);
+        let id = ids[i].task_id.clone();
+        let owner = Scope::owner(format!("owner-{i}"));
+        let stranger = Scope::owner(format!("owner-{}", i + 1));
+        async move {
+            let store = &scratch.0.store;
+            let result = match role {
+                0 => store.complete(&owner, &id, serde_json::Map::new()).await,
+                1 => store.cancel(&owner, &id).await,
+                2 => store.cancel(&stranger, &id).await,
+                _ => {
+                    let to = TaskStatus::InputRequired;
+                    store.set_status(&Scope::All, &id, to, Some("asked")).await
+                }
+            };
+            (role, id, result)
         }
-    }
-    let mut endings = std::collections::HashMap::new();
-    for call in calls {
-        let (role, id, result) = call.await.unwrap();
+    })
+    .await;
+    let mut endings = HashMap::new();
+    for (role, id, result) in calls {
         match role {
             0 | 1 => {
                 if let Ok(task) = result {
@@ -155,24 +164,16 @@ async fn concurrent_completes_each_keep_their_own_result() {
     for _ in 0..CALLERS {
         ids.push(scratch.create(NewTask::new()).await.unwrap().task_id);
     }
-    let start = Arc::new(Barrier::new(CALLERS));
-    let completes: Vec<_> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let (scratch, start, id) = (scratch.clone(), start.clone(), id.clone());
-            tokio::spawn(async move {
-                let mut result = serde_json::Map::new();
-                result.insert("caller".into(), i.into());
-                result.insert("padding".into(), "x".repeat(1024).into());
-                start.wait().await;
-                scratch.0.store.complete(&Scope::All, &id, result).await
-            })
-        })
-        .collect();
-    for complete in completes {
-        let task = complete.await.unwrap().unwrap();
-        assert_eq!(task.status, TaskStatus::Completed);
+    let completes = all_at_once(CALLERS, |i| {
+        let (scratch, id) = (scratch.clone(), ids[i].clone());
+        let mut result = serde_json::Map::new();
+        result.insert("caller".into(), i.into());
+        result.insert("padding".into(), "x".repeat(1024).into());
+        async move { scratch.0.store.complete(&Scope::All, &id, result).await }
+    })
+    .await;
+    for completed in completes {
+        assert_eq!(completed.unwrap().status, TaskStatus::Completed);
     }
     for (i, id) in ids.iter().enumerate() {
         let outcome = scratch.get_result(&Scope::All, id).await.unwrap();
